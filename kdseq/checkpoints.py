@@ -1,0 +1,49 @@
+"""Loading fairseq checkpoints (one, or an ensemble given as paths joined by colons).
+
+torch >= 2.6 loads with ``weights_only=True`` by default, which refuses fairseq checkpoints (they pickle
+argparse.Namespace and omegaconf objects). Importing kdseq sets ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``
+unless the user set it: this trusts the checkpoints you load, as pickles always do. Load only checkpoints
+you made or trust.
+"""
+import os
+
+from kdseq.errors import KdseqError
+
+
+def allow_fairseq_checkpoints():
+    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+
+
+def split_paths(path_spec, flag="--path"):
+    """``a.pt:b.pt`` -> ['a.pt', 'b.pt'], each checked to exist and be readable."""
+    paths = [p for p in path_spec.split(":") if p]
+    if not paths:
+        raise KdseqError(f"{flag} is empty: give a checkpoint, or several joined by ':'")
+    for p in paths:
+        if not os.path.isfile(p):
+            raise KdseqError(f"{flag}: checkpoint {p} does not exist")
+        if not os.access(p, os.R_OK):
+            raise KdseqError(f"{flag}: checkpoint {p} is not readable")
+    return paths
+
+
+def load_ensemble(path_spec, data_dir=None, flag="--path", device="cpu", fp16=False):
+    """(models, task, cfg) for the checkpoints in ``path_spec``; models in eval mode on ``device``."""
+    from fairseq import checkpoint_utils
+
+    paths = split_paths(path_spec, flag)
+    overrides = {"data": data_dir} if data_dir else {}
+    try:
+        models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(paths, arg_overrides=overrides)
+    except (RuntimeError, EOFError, KeyError, OSError) as e:
+        raise KdseqError(f"{flag}: cannot load checkpoint(s) {path_spec}: {type(e).__name__}: {e}") from e
+    for m in models:
+        m.eval()
+        if fp16:
+            m.half()
+        m.to(device)
+    return models, task, cfg
+
+
+def count_parameters(models):
+    return sum(p.numel() for m in models for p in m.parameters())

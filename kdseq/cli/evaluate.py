@@ -1,0 +1,41 @@
+"""kdseq-evaluate: decode a test split greedy and with beam search, score it, time it, print a table."""
+import argparse
+
+from kdseq.cli import user_errors
+from kdseq.errors import KdseqError
+from kdseq.evaluate import evaluate, markdown_table
+
+
+def get_parser():
+    p = argparse.ArgumentParser(prog="kdseq-evaluate", description=__doc__)
+    p.add_argument("data", help="fairseq binarized data folder (kdseq-prepare's <out>/bin)")
+    p.add_argument("--path", required=True, help="checkpoint, or several joined by ':' (an ensemble)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--beams", default="1,5", help="comma-separated beam sizes (1 = greedy)")
+    p.add_argument("--lenpen", type=float, default=1.0)
+    p.add_argument("--reference", help="detokenized reference text (default: <data>/../raw/<split>.<tgt>)")
+    p.add_argument("--name", help="model name in the table (default: the checkpoint's folder name)")
+    p.add_argument("--output-dir", help="write <name>.<split>.beam<K>.{json,hyp} here")
+    p.add_argument("--max-tokens", type=int, default=4096)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--cpu", action="store_true", help="decode on CPU even if CUDA is present")
+    p.add_argument("--fp16", action="store_true", help="half precision (GPU)")
+    return p
+
+
+@user_errors("kdseq-evaluate")
+def main(argv=None):
+    a = get_parser().parse_args(argv)
+    try:
+        beams = [int(b) for b in a.beams.split(",")]
+    except ValueError:
+        raise KdseqError(f"--beams {a.beams!r}: give comma-separated integers, e.g. 1,5") from None
+    if any(b < 1 for b in beams):
+        raise KdseqError(f"--beams {a.beams!r}: beam sizes must be >= 1")
+    results = evaluate(a.path, a.data, a.split, beams, a.reference, a.name, a.max_tokens, a.batch_size,
+                       "cpu" if a.cpu else None, a.fp16, a.lenpen, a.output_dir)
+    print(markdown_table(results))
+
+
+def cli_main():
+    raise SystemExit(main())

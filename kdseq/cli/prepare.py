@@ -1,0 +1,46 @@
+"""kdseq-prepare: parallel corpus -> clean splits, sentencepiece model, fairseq binarized data."""
+import argparse
+import json
+
+from kdseq.cli import user_errors
+from kdseq.prepare import prepare
+
+
+def get_parser():
+    p = argparse.ArgumentParser(
+        prog="kdseq-prepare",
+        description="Turn a parallel corpus into plain-text splits, a joint sentencepiece model and a fairseq "
+                    "binarized directory with a joined dictionary. A corpus is FILE.tsv (source<TAB>target) or "
+                    "a PREFIX naming PREFIX.<src-lang> and PREFIX.<tgt-lang>.")
+    p.add_argument("--train", required=True, help="training corpus: FILE.tsv or PREFIX")
+    p.add_argument("--valid", help="validation corpus (FILE.tsv or PREFIX); with --test")
+    p.add_argument("--test", help="test corpus (FILE.tsv or PREFIX); with --valid")
+    p.add_argument("--valid-size", type=int, default=1000, help="without --valid/--test: pairs split off train")
+    p.add_argument("--test-size", type=int, default=1000, help="without --valid/--test: pairs split off train")
+    p.add_argument("--src-lang", required=True, help="source language code, e.g. en")
+    p.add_argument("--tgt-lang", required=True, help="target language code, e.g. de")
+    p.add_argument("--out-dir", required=True, help="output folder (created atomically)")
+    p.add_argument("--vocab-size", type=int, default=8000, help="joint sentencepiece vocabulary size")
+    p.add_argument("--character-coverage", type=float, default=None,
+                   help="sentencepiece character coverage (default 0.9995 for zh/ja/ko, else 1.0)")
+    p.add_argument("--max-len", type=int, default=250, help="drop training pairs longer than this (subwords)")
+    p.add_argument("--drop-overlap", action="store_true",
+                   help="remove from train the pairs whose source occurs in valid/test, instead of failing")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1, help="fairseq-preprocess workers")
+    p.add_argument("--force", action="store_true", help="rebuild even if --out-dir is already prepared")
+    return p
+
+
+@user_errors("kdseq-prepare")
+def main(argv=None):
+    a = get_parser().parse_args(argv)
+    counts = prepare(a.train, a.valid, a.test, a.src_lang, a.tgt_lang, a.out_dir, vocab_size=a.vocab_size,
+                     valid_size=a.valid_size, test_size=a.test_size, drop_overlap=a.drop_overlap,
+                     max_len=a.max_len, character_coverage=a.character_coverage, seed=a.seed,
+                     workers=a.workers, force=a.force)
+    print(json.dumps(counts, sort_keys=True))
+
+
+def cli_main():
+    raise SystemExit(main())

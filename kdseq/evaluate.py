@@ -1,0 +1,112 @@
+"""Evaluate a checkpoint (or ensemble) on a binarized split at several beam sizes: quality, speed, size.
+
+One result (a flat dict, written as JSON) per decode; :func:`markdown_table` puts any number of them side by
+side. Used by ``kdseq-evaluate`` and ``kdseq-report``.
+"""
+import json
+import os
+import sys
+
+import torch
+
+from kdseq import metrics
+from kdseq.checkpoints import count_parameters, load_ensemble
+from kdseq.decode import decode_split
+from kdseq.errors import KdseqError
+
+
+def read_references(path, expected):
+    with open(path, encoding="utf-8") as f:
+        refs = [line.rstrip("\n") for line in f]
+    if len(refs) != expected:
+        raise KdseqError(f"--reference {path} has {len(refs)} lines but the split has {expected} sentences: "
+                         "give the reference file of this split")
+    return refs
+
+
+def default_reference(data_dir, split, tgt_lang):
+    """kdseq-prepare keeps the clean text next to the binarized folder: <data>/../raw/<split>.<tgt>."""
+    path = os.path.join(os.path.dirname(os.path.abspath(data_dir.rstrip("/"))), "raw", f"{split}.{tgt_lang}")
+    return path if os.path.exists(path) else None
+
+
+def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, name=None, max_tokens=4096,
+             batch_size=None, device=None, fp16=False, lenpen=1.0, output_dir=None):
+    """Decode ``split`` once per beam size; returns the list of result dicts (and writes them if output_dir)."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    models, task, _ = load_ensemble(path_spec, data_dir, device=device, fp16=fp16)
+    src_lang, tgt_lang = task.cfg.source_lang, task.cfg.target_lang
+    try:
+        task.load_dataset(split)
+    except FileNotFoundError as e:
+        raise KdseqError(f"--split {split}: not found in {data_dir}: {e}") from e
+    n = len(task.dataset(split))
+    reference = reference or default_reference(data_dir, split, tgt_lang)
+    if reference:
+        refs = read_references(reference, n)
+    else:
+        print(f"kdseq-evaluate: warning: no --reference and no raw/{split}.{tgt_lang} beside {data_dir}; "
+              "scoring against the binarized target (unknown words become <unk>)", file=sys.stderr)
+        ds = task.dataset(split)
+        refs = [task.target_dictionary.string(ds.tgt[i][:-1], "sentencepiece") for i in range(n)]
+    params = count_parameters(models)
+    name = name or os.path.basename(os.path.dirname(os.path.abspath(path_spec.split(":")[0])))
+    results = []
+    for beam in beams:
+        hyps, stats = decode_split(task, models, split, beam, max_tokens=max_tokens, batch_size=batch_size,
+                                   device=device, lenpen=lenpen)
+        texts = [h[0]["text"] for h in hyps]
+        res = {"name": name, "checkpoints": path_spec, "data": os.path.abspath(data_dir), "split": split,
+               "src_lang": src_lang, "tgt_lang": tgt_lang, "beam": beam, "lenpen": lenpen,
+               "device": torch.cuda.get_device_name() if device.startswith("cuda") else f"cpu x{torch.get_num_threads()}",
+               "fp16": fp16, "params": params, "ensemble_size": len(models),
+               "sentences": stats["sentences"], "target_tokens": stats["target_tokens"], "wall_s": stats["wall_s"],
+               "sent_per_s": stats["sentences"] / stats["wall_s"],
+               "tgt_tokens_per_s": stats["target_tokens"] / stats["wall_s"], "reference": reference}
+        res.update(metrics.score(texts, refs, tgt_lang))
+        if output_dir:
+            os.makedirs(output_dir, exist_ok=True)
+            stem = os.path.join(output_dir, f"{name}.{split}.beam{beam}")
+            _write_atomic(stem + ".hyp", "".join(t + "\n" for t in texts))
+            _write_atomic(stem + ".json", json.dumps(res, indent=1, sort_keys=True) + "\n")
+        results.append(res)
+    return results
+
+
+def _write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+COLUMNS = [("name", "model", "{}"), ("beam", "beam", "{}"), ("bleu", "BLEU", "{:.2f}"), ("chrf", "chrF", "{:.2f}"),
+           ("rougeL", "ROUGE-L", "{:.2f}"), ("sent_per_s", "sent/s", "{:.1f}"),
+           ("tgt_tokens_per_s", "tok/s", "{:.0f}"), ("wall_s", "wall s", "{:.2f}"),
+           ("params", "params", "{:,}"), ("device", "device", "{}")]
+
+
+def markdown_table(results):
+    """A markdown table of results (dicts as written by :func:`evaluate`), followed by the signatures."""
+    lines = ["| " + " | ".join(h for _, h, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for r in results:
+        lines.append("| " + " | ".join(fmt.format(r[k]) for k, _, fmt in COLUMNS) + " |")
+    sigs = sorted({r["bleu_signature"] for r in results} | {r["chrf_signature"] for r in results})
+    lines.append("")
+    lines += [f"sacreBLEU: {s}" for s in sigs]
+    return "\n".join(lines)
+
+
+def load_results(paths):
+    results = []
+    for p in paths:
+        try:
+            with open(p, encoding="utf-8") as f:
+                r = json.load(f)
+        except (OSError, json.JSONDecodeError) as e:
+            raise KdseqError(f"{p}: not a kdseq-evaluate JSON result ({e})") from e
+        missing = [k for k, _, _ in COLUMNS if k not in r]
+        if missing:
+            raise KdseqError(f"{p}: not a kdseq-evaluate JSON result (missing {', '.join(missing)})")
+        results.append(r)
+    return results

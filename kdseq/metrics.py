@@ -1,0 +1,63 @@
+"""Corpus metrics: sacreBLEU BLEU and chrF (with their signatures) and ROUGE-1/2/L F1.
+
+ROUGE uses rouge-score, whose default tokenizer keeps only [a-z0-9] and so scores Chinese as 0 (and drops
+German umlauts). :class:`RougeTokenizer` keeps every letter and digit of any script and splits CJK text into
+single characters, the usual unit for Chinese ROUGE (e.g. Ayana et al. 2018, LCSTS).
+"""
+import re
+
+from rouge_score import rouge_scorer
+from sacrebleu.metrics import BLEU, CHRF
+
+CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_TOKEN = re.compile(rf"[{CJK_CHARS}]|(?:(?![{CJK_CHARS}])[^\W_])+")
+
+
+def is_cjk_lang(lang):
+    return lang.lower().replace("_", "-").split("-")[0] in ("zh", "ja", "ko")
+
+
+def sacrebleu_tokenize(lang):
+    """sacreBLEU's tokenizer for a target language: 'zh' for Chinese, 'char' for ja/ko, '13a' otherwise."""
+    base = lang.lower().replace("_", "-").split("-")[0]
+    return {"zh": "zh", "ja": "char", "ko": "char"}.get(base, "13a")
+
+
+class RougeTokenizer:
+    """Lower-cased tokens: each CJK character alone, runs of other letters/digits (any script) as words."""
+
+    def tokenize(self, text):
+        return _TOKEN.findall(text.lower())
+
+
+def bleu(hyps, refs, lang):
+    """(score, signature) of sacreBLEU corpus BLEU with the target language's tokenizer."""
+    metric = BLEU(tokenize=sacrebleu_tokenize(lang))
+    return metric.corpus_score(hyps, [refs]).score, str(metric.get_signature())
+
+
+def chrf(hyps, refs):
+    metric = CHRF()
+    return metric.corpus_score(hyps, [refs]).score, str(metric.get_signature())
+
+
+def rouge(hyps, refs):
+    """Mean ROUGE-1/2/L F1 (x100) over sentence pairs, tokenized by :class:`RougeTokenizer`."""
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], tokenizer=RougeTokenizer())
+    totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
+    for h, r in zip(hyps, refs):
+        for key, s in scorer.score(r, h).items():
+            totals[key] += s.fmeasure
+    n = max(len(hyps), 1)
+    return {k: 100.0 * v / n for k, v in totals.items()}
+
+
+def score(hyps, refs, lang):
+    """Every metric as one flat dict."""
+    if len(hyps) != len(refs):
+        raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} references")
+    b, b_sig = bleu(hyps, refs, lang)
+    c, c_sig = chrf(hyps, refs)
+    out = {"bleu": b, "bleu_signature": b_sig, "chrf": c, "chrf_signature": c_sig}
+    out.update(rouge(hyps, refs))
+    return out

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Train a transformer teacher with fairseq-train and the kdseq user dir.
+#
+#   scripts/train-teacher.sh PRESET DATA_BIN SAVE_DIR [extra fairseq-train args...]
+#
+# Presets:
+#   cpu-demo  3+3 layers, 256 wide (about 7M parameters with an 8k joint vocabulary): minutes on 2 CPU cores.
+#   gpu-base  transformer base (6+6 layers, 512 wide, about 50M parameters), fp16: for real use on a GPU.
+# CUDA (and fp16 for gpu-base) is used when torch sees a GPU, --cpu otherwise. Extra arguments go to
+# fairseq-train last, so they override the preset (e.g. --max-update 2000). A SAVE_DIR that already has
+# checkpoint_last.pt resumes from it (fairseq's own behaviour).
+set -euo pipefail
+
+usage() { echo "usage: $0 {cpu-demo|gpu-base} DATA_BIN SAVE_DIR [fairseq-train args...]" >&2; exit 1; }
+[ $# -ge 3 ] || usage
+PRESET=$1 DATA=$2 SAVE=$3
+shift 3
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+: "${PYTHON:=python}"
+: "${SEED:=1}"
+
+[ -f "$DATA/dict.$(ls "$DATA" | sed -n 's/^dict\.\(.*\)\.txt$/\1/p' | head -1).txt" ] 2>/dev/null \
+  || { echo "error: $DATA has no dict.*.txt: give kdseq-prepare's <out>/bin folder" >&2; exit 1; }
+
+if "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+  DEVICE_ARGS=()
+  FP16=(--fp16)
+else
+  DEVICE_ARGS=(--cpu)
+  FP16=()
+fi
+
+case "$PRESET" in
+  cpu-demo)
+    ARGS=(--arch transformer --share-all-embeddings
+          --encoder-layers 3 --decoder-layers 3 --encoder-embed-dim 256 --decoder-embed-dim 256
+          --encoder-ffn-embed-dim 1024 --decoder-ffn-embed-dim 1024
+          --encoder-attention-heads 4 --decoder-attention-heads 4
+          --dropout 0.1 --attention-dropout 0.0 --activation-dropout 0.0
+          --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
+          --lr 2e-3 --lr-scheduler inverse_sqrt --warmup-updates 300 --warmup-init-lr 1e-7
+          --criterion label_smoothed_cross_entropy --label-smoothing 0.1
+          --max-tokens 6000 --max-update 1500 --validate-interval-updates 500 --save-interval-updates 500
+          --keep-interval-updates 1 --no-epoch-checkpoints)
+    ;;
+  gpu-base)
+    ARGS=(--arch transformer --share-all-embeddings
+          --dropout 0.3 --attention-dropout 0.1 --activation-dropout 0.1 --weight-decay 0.0001
+          --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 0.0
+          --lr 7e-4 --lr-scheduler inverse_sqrt --warmup-updates 4000 --warmup-init-lr 1e-7
+          --criterion label_smoothed_cross_entropy --label-smoothing 0.1
+          --max-tokens 8192 --max-update 30000 --validate-interval-updates 2000 --save-interval-updates 2000
+          --keep-interval-updates 2 --no-epoch-checkpoints --patience 5 "${FP16[@]}")
+    ;;
+  *) echo "error: unknown preset '$PRESET'" >&2; usage ;;
+esac
+
+echo "[train-teacher] preset $PRESET on $DATA -> $SAVE (${DEVICE_ARGS[*]:-cuda})"
+mkdir -p "$SAVE"
+cd "$ROOT"
+"$PYTHON" -m fairseq_cli.train "$DATA" --user-dir "$ROOT/kdseq" --save-dir "$SAVE" --seed "$SEED" \
+  "${ARGS[@]}" "${DEVICE_ARGS[@]}" --log-format simple --log-interval 50 \
+  --best-checkpoint-metric loss --skip-invalid-size-inputs-valid-test "$@"
+echo "[train-teacher] done: $SAVE/checkpoint_best.pt"

@@ -1,0 +1,20 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="kdseq",
+    version="0.1.0",
+    description="Knowledge distillation for fairseq sequence-to-sequence models (fairseq user-dir plugins)",
+    packages=find_packages(include=["kdseq", "kdseq.*"]),
+    python_requires=">=3.9",
+    # fairseq is installed by scripts/setup-env.sh (fairseq-fixed, built --no-deps against the local torch);
+    # listing it here would let pip replace torch with a CUDA build.
+    install_requires=["sacrebleu>=2.3", "sentencepiece", "rouge-score", "numpy"],
+    entry_points={
+        "console_scripts": [
+            "kdseq-prepare=kdseq.cli.prepare:cli_main",
+            "kdseq-evaluate=kdseq.cli.evaluate:cli_main",
+            "kdseq-report=kdseq.cli.report:cli_main",
+            "kdseq-extract-libreoffice=kdseq.data.libreoffice:cli_main",
+        ]
+    },
+)
