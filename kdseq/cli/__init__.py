@@ -1,6 +1,8 @@
 """Thin command-line entry points (parser + main), exposed as console scripts by setup.py."""
 import functools
+import logging
 import sys
+import warnings
 
 from kdseq.errors import KdseqError
 
@@ -11,6 +13,7 @@ def user_errors(prog):
     def wrap(main):
         @functools.wraps(main)
         def run(argv=None):
+            quiet_logs()
             try:
                 return main(argv) or 0
             except KdseqError as e:
@@ -20,3 +23,10 @@ def user_errors(prog):
         return run
 
     return wrap
+
+
+def quiet_logs():
+    """Warnings and errors only: fairseq logs every dataset load at INFO, torch warns about pin_memory on CPU."""
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING, stream=sys.stderr)
+    warnings.filterwarnings("ignore", message=".*pin_memory.*")
+    warnings.filterwarnings("ignore", message=".*TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD.*")
