@@ -35,7 +35,7 @@ def load_ensemble(path_spec, data_dir=None, flag="--path", device="cpu", fp16=Fa
     overrides = {"data": data_dir} if data_dir else {}
     try:
         models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(paths, arg_overrides=overrides)
-    except (RuntimeError, EOFError, KeyError, OSError) as e:
+    except Exception as e:  # a corrupt file raises UnpicklingError, EOFError, RuntimeError, KeyError, ...
         raise KdseqError(f"{flag}: cannot load checkpoint(s) {path_spec}: {type(e).__name__}: {e}") from e
     for m in models:
         m.eval()
@@ -47,3 +47,15 @@ def load_ensemble(path_spec, data_dir=None, flag="--path", device="cpu", fp16=Fa
 
 def count_parameters(models):
     return sum(p.numel() for m in models for p in m.parameters())
+
+
+def translation_task(data_dir, task="translation"):
+    """A fairseq translation task on ``data_dir`` built the way fairseq's CLIs build it (every default and
+    interpolation resolved; languages inferred from the dictionary files)."""
+    from fairseq import options, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
+    if not os.path.isdir(data_dir):
+        raise KdseqError(f"{data_dir}: no such data folder (give a fairseq binarized folder, e.g. <prepared>/bin)")
+    args = options.parse_args_and_arch(options.get_generation_parser(), input_args=[data_dir, "--task", task])
+    return tasks.setup_task(convert_namespace_to_omegaconf(args).task)

@@ -42,7 +42,7 @@ case "$PRESET" in
           --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
           --lr 3e-3 --lr-scheduler inverse_sqrt --warmup-updates 300 --warmup-init-lr 1e-7
           --criterion label_smoothed_cross_entropy --label-smoothing 0.1
-          --max-tokens 2048 --max-update 1300 --validate-interval-updates 650 --save-interval-updates 650
+          --max-tokens 2048 --max-update 2000 --validate-interval-updates 1000 --save-interval-updates 1000
           --keep-interval-updates 1 --no-epoch-checkpoints)
     ;;
   gpu-base)

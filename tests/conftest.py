@@ -17,6 +17,13 @@ LEXICON = {
     "big": "groß", "small": "klein", "old": "alt", "new": "neu", "and": "und", "the": "der",
 }
 BIN = os.path.dirname(sys.executable)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--arch", "transformer", "--share-all-embeddings", "--encoder-layers", "1", "--decoder-layers", "1",
+        "--encoder-embed-dim", "64", "--decoder-embed-dim", "64", "--encoder-ffn-embed-dim", "128",
+        "--decoder-ffn-embed-dim", "128", "--encoder-attention-heads", "2", "--decoder-attention-heads", "2",
+        "--dropout", "0.0", "--optimizer", "adam", "--lr", "0.005", "--lr-scheduler", "inverse_sqrt",
+        "--warmup-updates", "50", "--max-tokens", "2000", "--cpu", "--seed", "1", "--no-epoch-checkpoints",
+        "--log-format", "simple", "--log-interval", "10", "--no-progress-bar"]
 
 
 def make_pairs(n, seed, min_len=2, max_len=8):
@@ -49,7 +56,7 @@ def cli(name, *args, check=True, cwd=None, env=None, timeout=600):
 def toy_corpus(tmp_path_factory):
     """TSV train/valid/test of the toy pair, disjoint sources."""
     d = tmp_path_factory.mktemp("toy")
-    pairs = list(dict.fromkeys(make_pairs(3200, seed=1)))
+    pairs = list(dict.fromkeys(make_pairs(3600, seed=1)))
     train_src = set()
     train = pairs[:3000]
     train_src = {s for s, _ in train}
@@ -64,3 +71,19 @@ def toy_prepared(toy_corpus, tmp_path_factory):
     cli("kdseq-prepare", "--train", toy_corpus["train"], "--valid", toy_corpus["valid"], "--test",
         toy_corpus["test"], "--src-lang", "en", "--tgt-lang", "de", "--out-dir", out, "--vocab-size", "60")
     return out
+
+
+def env_without_torch_override():
+    env = dict(os.environ)
+    env.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def toy_teacher(toy_prepared, tmp_path_factory):
+    """A tiny transformer trained through the real fairseq-train with the relative --user-dir the README shows."""
+    save = tmp_path_factory.mktemp("teacher")
+    cli("fairseq-train", toy_prepared / "bin", "--user-dir", "kdseq", "--save-dir", save, *TINY,
+        "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--max-update", "600",
+        cwd=ROOT, env=env_without_torch_override())
+    return save / "checkpoint_best.pt"
