@@ -14,6 +14,7 @@ setup(
             "kdseq-prepare=kdseq.cli.prepare:cli_main",
             "kdseq-evaluate=kdseq.cli.evaluate:cli_main",
             "kdseq-report=kdseq.cli.report:cli_main",
+            "kdseq-cache-teacher=kdseq.cli.cache_teacher:cli_main",
             "kdseq-extract-libreoffice=kdseq.data.libreoffice:cli_main",
         ]
     },

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job: set up, prepare LibreOffice help en-de, train the CPU teacher, evaluate it greedy vs beam.
+# The main job: set up, prepare LibreOffice help en-de, train the CPU teacher, then two students of one size
+# (a baseline on gold data and a word-level KD student), and evaluate all of them greedy and with beam 5.
 #
 #   bash scripts/demo.sh
 #
@@ -22,21 +23,33 @@ stamp "data: LibreOffice help en-de"
 bash "$ROOT/data-prep/libreoffice.sh" de
 DATA="$WORK/libreoffice-en-de/data/bin"
 
-TEACHER="$WORK/models/teacher"
-if [ ! -f "$TEACHER/.done" ]; then  # an interrupted run resumes from checkpoint_last.pt
-  stamp "teacher: training ($TEACHER_PRESET); log: $WORK/models/teacher.log"
-  mkdir -p "$WORK/models"
-  bash "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$DATA" "$TEACHER" > "$WORK/models/teacher.log" 2>&1 \
-    || { tail -20 "$WORK/models/teacher.log"; exit 1; }
-  touch "$TEACHER/.done"
-fi
-grep -E "\| valid \|" "$WORK/models/teacher.log" | tail -1 || true
-
-stamp "evaluate: teacher greedy and beam 5 on the held-out smath module"
+MODELS="$WORK/models"
 RESULTS="$WORK/results"
-bash "$ROOT/scripts/evaluate.sh" "$DATA" "$TEACHER/checkpoint_best.pt" teacher "$RESULTS" > /dev/null
+mkdir -p "$MODELS"
+
+# train NAME SCRIPT ARGS...: run a training script once (an interrupted run resumes from checkpoint_last.pt),
+# then evaluate the model greedy and with beam 5 on the held-out smath module.
+train_and_evaluate() {
+  local name=$1; shift
+  if [ ! -f "$MODELS/$name/.done" ]; then
+    stamp "$name: training; log: $MODELS/$name.log"
+    bash "$@" > "$MODELS/$name.log" 2>&1 || { tail -20 "$MODELS/$name.log"; exit 1; }
+    touch "$MODELS/$name/.done"
+  fi
+  if [ ! -f "$RESULTS/$name.test.beam5.json" ]; then
+    stamp "$name: evaluating greedy and beam 5"
+    bash "$ROOT/scripts/evaluate.sh" "$DATA" "$MODELS/$name/checkpoint_best.pt" "$name" "$RESULTS" > /dev/null
+  fi
+}
+
+train_and_evaluate teacher "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$DATA" "$MODELS/teacher"
+train_and_evaluate student-baseline "$ROOT/scripts/train-student.sh" cpu-demo baseline "$DATA" \
+  "$MODELS/student-baseline"
+train_and_evaluate student-word-kd "$ROOT/scripts/train-student.sh" cpu-demo word-kd "$DATA" \
+  "$MODELS/student-word-kd" "$MODELS/teacher/checkpoint_best.pt"
 
 stamp "done"
-kdseq-report "$RESULTS"/teacher.test.beam*.json
+kdseq-report "$RESULTS"/teacher.test.beam{1,5}.json "$RESULTS"/student-baseline.test.beam{1,5}.json \
+  "$RESULTS"/student-word-kd.test.beam{1,5}.json
 echo
-echo "outputs: data $DATA, teacher $TEACHER, hypotheses and JSON results $RESULTS"
+echo "outputs: data $DATA, models $MODELS, hypotheses and JSON results $RESULTS"

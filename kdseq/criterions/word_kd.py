@@ -1,0 +1,178 @@
+"""Word-level knowledge distillation: ``--criterion word_kd``.
+
+loss = (1 - alpha) * hard + alpha * soft, where
+- hard is fairseq's label-smoothed cross-entropy on the gold target (imported, not re-implemented);
+- soft is T^2 * KL(teacher_T || student_T) (Hinton et al. 2015; T = 1 is Kim & Rush 2016 word-KD), or the
+  mean squared error between student and teacher logits (Tang et al. 2019, ``--kd-loss mse``);
+- with ``--kd-anneal`` alpha falls linearly from 1 to 0 over the annealing updates: the target moves from the
+  teacher to the gold data (Clark et al. 2019, BAM! teacher annealing; needs ``--task translation_kd``, which
+  tells the criterion the update number).
+The teacher (``--teacher-path a.pt[:b.pt...]``, an ensemble averages probabilities) is frozen, in eval mode, on
+the student's device, and kept out of the student's module tree. ``--kd-topk K`` keeps the teacher's K most
+probable tokens per position, renormalised. ``--teacher-cache DIR`` (from ``kdseq-cache-teacher``) replaces the
+live teacher with its stored top-k (split 'train' while training, 'valid' while validating). Padding is masked; the losses are computed in float32.
+A batch may carry ``teacher_net_input`` (the teacher reading another source); by default the teacher reads the
+student's ``net_input``.
+"""
+from dataclasses import dataclass, field
+
+import torch
+from fairseq import metrics
+from fairseq.criterions import register_criterion
+from fairseq.criterions.label_smoothed_cross_entropy import (
+    LabelSmoothedCrossEntropyCriterion,
+    LabelSmoothedCrossEntropyCriterionConfig,
+)
+from fairseq.dataclass import ChoiceEnum
+from omegaconf import II
+
+from kdseq import losses
+from kdseq.cache import TeacherCache
+from kdseq.errors import KdseqError
+from kdseq.teacher import Teacher
+
+KD_LOSS_CHOICES = ChoiceEnum(["kl", "mse"])
+
+
+@dataclass
+class WordKDConfig(LabelSmoothedCrossEntropyCriterionConfig):
+    teacher_path: str = field(default="", metadata={"help": "teacher checkpoint, or several joined by ':' "
+                                                            "(an ensemble, probabilities averaged)"})
+    teacher_data: str = field(default="", metadata={"help": "the teacher's binarized data folder (for its "
+                                                            "dictionary) if it moved since training"})
+    teacher_cache: str = field(default="", metadata={"help": "folder written by kdseq-cache-teacher: read the "
+                                                             "teacher's top-k from it instead of running a teacher"})
+    kd_alpha: float = field(default=0.5, metadata={"help": "weight of the soft loss: (1-alpha)*hard + alpha*soft"})
+    kd_temperature: float = field(default=1.0, metadata={"help": "softmax temperature T of teacher and student "
+                                                                 "(the KL is scaled by T^2)"})
+    kd_loss: KD_LOSS_CHOICES = field(default="kl", metadata={"help": "soft loss: kl (soft targets) or mse "
+                                                                     "(squared error of logits)"})
+    kd_topk: int = field(default=0, metadata={"help": "keep the teacher's top-k tokens per position, "
+                                                      "renormalised (0: the full distribution)"})
+    kd_anneal: bool = field(default=False, metadata={"help": "BAM! teacher annealing: alpha falls linearly from 1 "
+                                                             "to 0 (needs --task translation_kd)"})
+    kd_anneal_updates: int = field(default=0, metadata={"help": "updates over which to anneal (0: --max-update)"})
+    max_update: int = II("optimization.max_update")
+
+
+@register_criterion("word_kd", dataclass=WordKDConfig)
+class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
+    def __init__(self, task, sentence_avg, label_smoothing, ignore_prefix_size=0, report_accuracy=False,
+                 teacher_path="", teacher_data="", teacher_cache="", kd_alpha=0.5, kd_temperature=1.0,
+                 kd_loss="kl", kd_topk=0, kd_anneal=False, kd_anneal_updates=0, max_update=0):
+        super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
+        if not 0.0 <= kd_alpha <= 1.0:
+            raise KdseqError(f"--kd-alpha {kd_alpha}: must lie in [0, 1]")
+        if kd_temperature <= 0:
+            raise KdseqError(f"--kd-temperature {kd_temperature}: must be positive")
+        if kd_topk < 0 or kd_topk > len(task.target_dictionary):
+            raise KdseqError(f"--kd-topk {kd_topk}: must lie in [0, {len(task.target_dictionary)}] (vocabulary)")
+        if kd_topk and kd_loss == "mse":
+            raise KdseqError("--kd-topk applies to --kd-loss kl only: MSE needs the full logits")
+        if bool(teacher_path) == bool(teacher_cache):
+            raise KdseqError("--criterion word_kd needs --teacher-path (a checkpoint, or several joined by ':') "
+                             "or --teacher-cache (a folder from kdseq-cache-teacher), not both")
+        if teacher_cache and kd_loss == "mse":
+            raise KdseqError("--teacher-cache stores top-k log-probabilities, not logits: use --kd-loss kl")
+        if teacher_cache and ignore_prefix_size:
+            raise KdseqError("--teacher-cache does not support --ignore-prefix-size")
+        self.anneal_updates = (kd_anneal_updates or max_update) if kd_anneal else 0
+        if kd_anneal and self.anneal_updates <= 0:
+            raise KdseqError("--kd-anneal needs --kd-anneal-updates N or --max-update N (N > 0)")
+        self.kd_alpha, self.kd_temperature, self.kd_loss, self.kd_topk = kd_alpha, kd_temperature, kd_loss, kd_topk
+        self.kd_anneal = kd_anneal
+        self.num_updates = None
+        # plain attributes holding plain objects: not submodules, so never optimised, cast, wrapped or saved
+        self.teacher = Teacher(teacher_path, task, teacher_data or None) if teacher_path else None
+        self.teacher_cache, self.caches = teacher_cache, {}
+
+    def set_num_updates(self, num_updates):
+        self.num_updates = num_updates
+
+    def current_alpha(self):
+        if not self.kd_anneal:
+            return self.kd_alpha
+        if self.num_updates is None:
+            raise KdseqError("--kd-anneal needs --task translation_kd (it gives the criterion the update number)")
+        return 1.0 - losses.annealed_gold_weight(self.num_updates, self.anneal_updates)
+
+    def cache(self, split):
+        """The cache of ``split``, checked against the task's dataset on first use."""
+        if split not in self.caches:
+            cache = TeacherCache(self.teacher_cache, split)
+            if self.kd_topk > cache.k:
+                raise KdseqError(f"--kd-topk {self.kd_topk} exceeds the cache's k = {cache.k} ({cache.path})")
+            cache.check(self.task.dataset(split), self.task.target_dictionary)
+            self.caches[split] = cache
+        return self.caches[split]
+
+    def cached_soft_loss(self, sample, student, training):
+        """Soft loss from the offline cache: split 'train' while training, 'valid' otherwise."""
+        cache = self.cache("train" if training else "valid")
+        lengths = sample["target"].ne(self.padding_idx).sum(1).tolist()
+        ids, lp = cache.lookup(sample["id"].tolist(), lengths, student.device)
+        if self.kd_topk and self.kd_topk < cache.k:
+            ids, lp = ids[:, : self.kd_topk], lp[:, : self.kd_topk]
+            lp = lp - lp.logsumexp(-1, keepdim=True)
+        return (losses.soft_target_loss(student, lp, self.kd_temperature, teacher_ids=ids),
+                losses.argmax_agreement(student, ids))
+
+    def teacher_logits(self, sample, student_logits):
+        """Teacher logits (B, T, V) on the student's device; ensembles give a list."""
+        self.teacher.to(student_logits.device)
+        return self.teacher(sample.get("teacher_net_input") or sample["net_input"])
+
+    def soft_loss(self, student, teacher_list):
+        """(soft loss summed over positions, argmax agreement count); inputs already masked to (N, V)."""
+        T = self.kd_temperature
+        if self.kd_loss == "mse":
+            teacher = torch.stack([t.float() for t in teacher_list]).mean(0)
+            return losses.logit_mse_loss(student, teacher), losses.argmax_agreement(student, teacher)
+        lp = losses.ensemble_logprobs(teacher_list)  # formed at T = 1, tempered in the loss (as from the cache)
+        if self.kd_topk:
+            ids, lp = losses.topk_logprobs(lp, self.kd_topk)
+            return losses.soft_target_loss(student, lp, T, teacher_ids=ids), losses.argmax_agreement(student, ids)
+        return losses.soft_target_loss(student, lp, T), losses.argmax_agreement(student, lp)
+
+    def forward(self, model, sample, reduce=True):
+        net_output = model(**sample["net_input"])
+        hard, nll = self.compute_loss(model, net_output, sample, reduce=True)
+        logits = net_output[0]
+        target = model.get_targets(sample, net_output)
+        if self.ignore_prefix_size > 0:
+            logits, target = logits[:, self.ignore_prefix_size:, :], target[:, self.ignore_prefix_size:]
+        mask = target.ne(self.padding_idx).reshape(-1)
+        student = logits.reshape(-1, logits.size(-1))[mask]
+        if self.teacher is None:
+            soft, agree = self.cached_soft_loss(sample, student, model.training)
+        else:
+            teacher = [t[:, self.ignore_prefix_size:, :].reshape(-1, t.size(-1))[mask]
+                       for t in self.teacher_logits(sample, logits)]
+            soft, agree = self.soft_loss(student, teacher)
+        alpha = self.current_alpha()
+        loss = (1.0 - alpha) * hard + alpha * soft
+        sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
+        logging_output = {
+            "loss": loss.data, "nll_loss": nll.data, "hard_loss": hard.data, "kd_loss": soft.data,
+            "kd_agree": agree.data, "kd_alpha": alpha, "ntokens": sample["ntokens"],
+            "nsentences": sample["target"].size(0), "sample_size": sample_size,
+        }
+        return loss, sample_size, logging_output
+
+    @classmethod
+    def reduce_metrics(cls, logging_outputs):
+        super().reduce_metrics(logging_outputs)
+        sample_size = sum(log.get("sample_size", 0) for log in logging_outputs)
+        ntokens = sum(log.get("ntokens", 0) for log in logging_outputs)
+        for key in ("hard_loss", "kd_loss"):
+            total = sum(log.get(key, 0) for log in logging_outputs)
+            metrics.log_scalar(key, total / sample_size / torch.log(torch.tensor(2.0)).item(), sample_size, round=3)
+        agree = sum(log.get("kd_agree", 0) for log in logging_outputs)
+        metrics.log_scalar("kd_agree", 100.0 * agree / max(ntokens, 1), ntokens, round=2)
+        alphas = [log["kd_alpha"] for log in logging_outputs if "kd_alpha" in log]
+        if alphas:
+            metrics.log_scalar("kd_alpha", sum(alphas) / len(alphas), weight=0, round=4)
+
+    @staticmethod
+    def logging_outputs_can_be_summed() -> bool:
+        return False

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Train a student: on gold data (baseline) or by word-level distillation from a teacher.
+#
+#   scripts/train-student.sh PRESET METHOD DATA_BIN SAVE_DIR [TEACHER.pt[:TEACHER2.pt]] [extra fairseq-train args...]
+#
+# PRESET: cpu-demo (2+2 layers, 128 wide, ~1.3M parameters with a 4k vocabulary) | gpu-small (3+3 layers, 256 wide)
+# METHOD: baseline  label-smoothed cross-entropy on the gold data
+#         word-kd   --criterion word_kd: 0.5 * hard + 0.5 * soft (KL to the teacher, T=1; Kim & Rush 2016);
+#                   override with e.g. --kd-alpha 0.9 --kd-temperature 2, --kd-loss mse, --kd-anneal, --kd-topk 8,
+#                   or replace the teacher by a cache: pass "-" as TEACHER and --teacher-cache DIR.
+# Extra arguments go to fairseq-train last and override the preset. The best checkpoint is chosen by the
+# validation NLL of the gold data, the same measure for every method.
+set -euo pipefail
+
+usage() { echo "usage: $0 {cpu-demo|gpu-small} {baseline|word-kd} DATA_BIN SAVE_DIR [TEACHER] [fairseq-train args...]" >&2; exit 1; }
+[ $# -ge 4 ] || usage
+PRESET=$1 METHOD=$2 DATA=$3 SAVE=$4
+shift 4
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+: "${PYTHON:=python}"
+: "${SEED:=1}"
+
+if "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+  DEVICE_ARGS=(--fp16)
+else
+  DEVICE_ARGS=(--cpu)
+fi
+
+case "$PRESET" in
+  cpu-demo)
+    ARGS=(--arch transformer --share-all-embeddings --encoder-normalize-before --decoder-normalize-before
+          --encoder-layers 2 --decoder-layers 2 --encoder-embed-dim 128 --decoder-embed-dim 128
+          --encoder-ffn-embed-dim 512 --decoder-ffn-embed-dim 512
+          --encoder-attention-heads 4 --decoder-attention-heads 4 --dropout 0.0
+          --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
+          --lr 3e-3 --lr-scheduler inverse_sqrt --warmup-updates 300 --warmup-init-lr 1e-7
+          --max-tokens 2048 --max-update 2000 --validate-interval-updates 1000 --save-interval-updates 1000
+          --keep-interval-updates 1 --no-epoch-checkpoints) ;;
+  gpu-small)
+    ARGS=(--arch transformer --share-all-embeddings
+          --encoder-layers 3 --decoder-layers 3 --encoder-embed-dim 256 --decoder-embed-dim 256
+          --encoder-ffn-embed-dim 1024 --decoder-ffn-embed-dim 1024
+          --encoder-attention-heads 4 --decoder-attention-heads 4 --dropout 0.1
+          --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 0.0
+          --lr 1e-3 --lr-scheduler inverse_sqrt --warmup-updates 4000 --warmup-init-lr 1e-7
+          --max-tokens 8192 --max-update 30000 --validate-interval-updates 2000 --save-interval-updates 2000
+          --keep-interval-updates 2 --no-epoch-checkpoints --patience 5) ;;
+  *) echo "error: unknown preset '$PRESET'" >&2; usage ;;
+esac
+
+case "$METHOD" in
+  baseline) CRIT=(--criterion label_smoothed_cross_entropy --label-smoothing 0.1) ;;
+  word-kd)
+    [ $# -ge 1 ] || { echo "error: word-kd needs a TEACHER checkpoint (or - with --teacher-cache DIR)" >&2; usage; }
+    TEACHER=$1; shift
+    CRIT=(--task translation_kd --criterion word_kd --label-smoothing 0.1 --kd-alpha 0.5 --kd-temperature 1)
+    [ "$TEACHER" = "-" ] || CRIT+=(--teacher-path "$TEACHER") ;;
+  *) echo "error: unknown method '$METHOD'" >&2; usage ;;
+esac
+
+echo "[train-student] $PRESET $METHOD on $DATA -> $SAVE (${DEVICE_ARGS[*]})"
+mkdir -p "$SAVE"
+cd "$ROOT"
+"$PYTHON" -m fairseq_cli.train "$DATA" --user-dir "$ROOT/kdseq" --save-dir "$SAVE" --seed "$SEED" \
+  "${ARGS[@]}" "${CRIT[@]}" "${DEVICE_ARGS[@]}" --log-format simple --log-interval 50 \
+  --best-checkpoint-metric nll_loss --skip-invalid-size-inputs-valid-test "$@"
+echo "[train-student] done: $SAVE/checkpoint_best.pt"

@@ -1,0 +1,79 @@
+"""kdseq-cache-teacher and word_kd --teacher-cache: equivalence with the online teacher, size, refusals."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from fairseq import checkpoint_utils
+
+import kdseq  # noqa: F401
+from kdseq.cache import TeacherCache
+from kdseq.criterions.word_kd import WordKDCriterion
+from kdseq.errors import KdseqError
+from tests.conftest import ROOT, TINY, cli
+
+
+@pytest.fixture(scope="module")
+def setup(toy_prepared, toy_teacher, tmp_path_factory):
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(toy_teacher)])
+    v = len(task.target_dictionary)
+    cache_dir = tmp_path_factory.mktemp("cache") / "full"
+    res = cli("kdseq-cache-teacher", toy_prepared / "bin", "--teacher-path", toy_teacher, "--splits", "valid",
+              "--topk", v, "--out-dir", cache_dir, "--cpu")
+    task.load_dataset("valid")
+    torch.manual_seed(5)
+    student = task.build_model(cfg.model).eval()
+    itr = task.get_batch_iterator(dataset=task.dataset("valid"), max_sentences=16, seed=1)
+    return {"task": task, "v": v, "cache": cache_dir, "student": student, "stdout": res.stdout,
+            "samples": list(itr.next_epoch_itr(shuffle=False))}
+
+
+def crit(setup, **kw):
+    return WordKDCriterion(setup["task"], False, 0.1, kd_alpha=1.0, kd_temperature=2.0, **kw)
+
+
+def test_full_vocabulary_cache_gives_the_online_loss(setup, toy_teacher):
+    online = crit(setup, teacher_path=str(toy_teacher))
+    cached = crit(setup, teacher_cache=str(setup["cache"]))
+    for sample in setup["samples"]:  # model in eval mode: the criterion reads the 'valid' cache
+        a = online(setup["student"], sample)[2]["kd_loss"].item()
+        b = cached(setup["student"], sample)[2]["kd_loss"].item()
+        assert b == pytest.approx(a, abs=1e-5 * max(1.0, abs(a)))
+
+
+def test_storage_is_six_bytes_per_token_per_k(setup):
+    meta = json.loads((setup["cache"] / "valid.json").read_text())
+    ids = np.load(setup["cache"] / "valid.ids.npy", mmap_mode="r")
+    lp = np.load(setup["cache"] / "valid.lp.npy", mmap_mode="r")
+    assert ids.dtype == np.uint16 and lp.dtype == np.float32
+    assert ids.shape == lp.shape == (meta["tokens"], setup["v"])
+    payload = (setup["cache"] / "valid.ids.npy").stat().st_size + (setup["cache"] / "valid.lp.npy").stat().st_size
+    assert payload - 2 * 128 <= 6 * setup["v"] * meta["tokens"]  # two .npy headers of 128 bytes
+    # each row is a distribution sorted by probability
+    assert np.allclose(np.exp(lp[:5]).sum(-1), 1.0, atol=1e-5) and (np.diff(lp[:5], axis=-1) <= 0).all()
+
+
+def test_cache_from_other_data_is_refused(setup, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(setup["cache"], bad)
+    meta = json.loads((bad / "valid.json").read_text())
+    meta["fingerprint"] = "0" * 64  # as if built from other data of the same size
+    (bad / "valid.json").write_text(json.dumps(meta))
+    c = crit(setup, teacher_cache=str(bad))
+    with pytest.raises(KdseqError, match="was built from other data or another dictionary"):
+        c(setup["student"], setup["samples"][0])
+    with pytest.raises(KdseqError, match="no cache for split 'test'.*kdseq-cache-teacher --split test"):
+        TeacherCache(str(setup["cache"]), "test")
+    with pytest.raises(KdseqError, match="--kd-topk 99999 exceeds|--kd-topk 99999: must lie"):
+        crit(setup, teacher_cache=str(setup["cache"]), kd_topk=99999)
+
+
+def test_fairseq_train_from_cache(toy_prepared, toy_teacher, tmp_path):
+    cli("kdseq-cache-teacher", toy_prepared / "bin", "--teacher-path", toy_teacher, "--topk", "4",
+        "--out-dir", tmp_path / "c4", "--cpu")
+    res = cli("fairseq-train", toy_prepared / "bin", "--user-dir", "kdseq", *TINY, "--max-update", "30",
+              "--save-dir", tmp_path / "s", "--criterion", "word_kd", "--label-smoothing", "0.1",
+              "--teacher-cache", tmp_path / "c4", "--kd-alpha", "0.7", cwd=ROOT)
+    out = res.stdout + res.stderr
+    assert "kd_agree" in out and "| valid |" in out and (tmp_path / "s" / "checkpoint_last.pt").exists()

@@ -1,0 +1,89 @@
+"""Distillation losses against hand computation on 3-token vocabularies (columns: tokens a, b, c)."""
+import math
+
+import pytest
+import torch
+
+from kdseq import losses
+
+UNIFORM = torch.zeros(1, 3)  # student logits: p = (1/3, 1/3, 1/3)
+
+
+@pytest.fixture(autouse=True)
+def seed():
+    torch.manual_seed(0)
+
+
+def logp(*probs):
+    return torch.tensor([probs]).log()
+
+
+def test_soft_target_kl_at_t1():
+    # teacher (.5, .25, .25) vs uniform student: KL = .5 ln(.5*3) + 2 * .25 ln(.25*3)
+    expected = 0.5 * math.log(1.5) + 0.5 * math.log(0.75)
+    assert losses.soft_target_loss(UNIFORM, logp(0.5, 0.25, 0.25)).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_soft_target_temperature_scales_by_t_squared():
+    # T = 2: teacher probabilities become proportional to sqrt(p): (.7071, .5, .5) / 1.7071; student stays uniform
+    z = math.sqrt(0.5) + 1.0
+    t = [math.sqrt(0.5) / z, 0.5 / z, 0.5 / z]
+    expected = 4 * sum(p * math.log(p * 3) for p in t)
+    got = losses.soft_target_loss(UNIFORM, logp(0.5, 0.25, 0.25), temperature=2.0)
+    assert got.item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_teacher_equal_to_student_gives_zero():
+    z = torch.randn(5, 7)
+    assert losses.soft_target_loss(z, z.log_softmax(-1), temperature=3.0).item() == pytest.approx(0, abs=1e-5)
+    assert losses.logit_mse_loss(z, z).item() == 0
+
+
+def test_gradient_is_t_times_difference_of_tempered_softmaxes():
+    z = torch.randn(4, 6, requires_grad=True)
+    teacher = torch.randn(4, 6)
+    T = 2.5
+    losses.soft_target_loss(z, teacher.log_softmax(-1), temperature=T).backward()
+    expected = T * ((z / T).softmax(-1) - (teacher / T).softmax(-1))
+    assert torch.allclose(z.grad, expected.detach(), atol=1e-6)
+
+
+def test_logit_mse():
+    # ((1-1)^2 + (2-0)^2 + (3-3)^2) / 3 for one position, summed over two identical positions
+    s = torch.tensor([[1.0, 2.0, 3.0]] * 2)
+    t = torch.tensor([[1.0, 0.0, 3.0]] * 2)
+    assert losses.logit_mse_loss(s, t).item() == pytest.approx(2 * 4 / 3)
+
+
+def test_topk_renormalises_and_restricts_kl():
+    ids, lp = losses.topk_logprobs(logp(0.2, 0.5, 0.3), 2)
+    assert ids.tolist() == [[1, 2]]
+    assert lp.exp().tolist()[0] == pytest.approx([0.625, 0.375])
+    expected = 0.625 * math.log(0.625 * 3) + 0.375 * math.log(0.375 * 3)
+    assert losses.soft_target_loss(UNIFORM, lp, teacher_ids=ids).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_topk_of_full_vocabulary_equals_full_loss():
+    z, t = torch.randn(6, 9), torch.randn(6, 9).log_softmax(-1)
+    ids, lp = losses.topk_logprobs(t, 9)
+    full = losses.soft_target_loss(z, t, temperature=2.0)
+    assert losses.soft_target_loss(z, lp, 2.0, teacher_ids=ids).item() == pytest.approx(full.item(), abs=1e-5)
+
+
+def test_ensemble_averages_probabilities_not_logits():
+    a, b = logp(0.6, 0.2, 0.2), logp(0.2, 0.6, 0.2)
+    assert losses.ensemble_logprobs([a, b]).exp().tolist()[0] == pytest.approx([0.4, 0.4, 0.2], abs=1e-6)
+
+
+def test_annealing_schedule_endpoints():
+    assert losses.annealed_gold_weight(0, 1000) == 0.0
+    assert losses.annealed_gold_weight(500, 1000) == 0.5
+    assert losses.annealed_gold_weight(1000, 1000) == 1.0
+    assert losses.annealed_gold_weight(5000, 1000) == 1.0
+    with pytest.raises(ValueError):
+        losses.annealed_gold_weight(1, 0)
+
+
+def test_float32_under_half_inputs():
+    z = torch.randn(3, 5).half()
+    assert losses.soft_target_loss(z, torch.randn(3, 5).log_softmax(-1).half()).dtype == torch.float32
