@@ -58,7 +58,8 @@ def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, na
         texts = [h[0]["text"] for h in hyps]
         res = {"name": name, "checkpoints": path_spec, "data": os.path.abspath(data_dir), "split": split,
                "src_lang": src_lang, "tgt_lang": tgt_lang, "beam": beam, "lenpen": lenpen,
-               "device": torch.cuda.get_device_name() if device.startswith("cuda") else f"cpu x{torch.get_num_threads()}",
+               "device": (torch.cuda.get_device_name() if device.startswith("cuda")
+                          else f"cpu x{torch.get_num_threads()}"),
                "fp16": fp16, "params": params, "ensemble_size": len(models),
                "sentences": stats["sentences"], "target_tokens": stats["target_tokens"], "wall_s": stats["wall_s"],
                "sent_per_s": stats["sentences"] / stats["wall_s"],

@@ -8,15 +8,19 @@ import torch
 import torch.nn.functional as F
 
 
-def soft_target_loss(student_logits, teacher_logprobs, temperature=1.0, teacher_ids=None):
+def soft_target_loss(student_logits, teacher_logprobs, temperature=1.0, teacher_ids=None, student_logprobs=None):
     """Hinton et al. 2015 soft-target loss, summed over positions: T^2 * KL(p_T^teacher || p_T^student).
 
     With T = 1 this is Kim & Rush 2016 word-level KD (up to the teacher's entropy, a constant for the student).
     ``teacher_logprobs`` are log-probabilities at T = 1 (they are re-tempered here: log_softmax(logp / T) equals
     log_softmax(z / T) for logits z). With ``teacher_ids`` (N, k) the teacher is its top-k, renormalised per
-    token, and the KL runs over those k tokens only.
+    token, and the KL runs over those k tokens only. ``student_logprobs`` (log_softmax of the student's logits,
+    as the hard loss already computed them) saves a second softmax over the vocabulary when T = 1.
     """
-    s = F.log_softmax(student_logits.float() / temperature, dim=-1)
+    if student_logprobs is not None and temperature == 1.0:
+        s = student_logprobs.float()
+    else:
+        s = F.log_softmax(student_logits.float() / temperature, dim=-1)
     t = F.log_softmax(teacher_logprobs.float() / temperature, dim=-1)
     if teacher_ids is not None:
         s = s.gather(-1, teacher_ids.long())

@@ -10,7 +10,8 @@ loss = (1 - alpha) * hard + alpha * soft, where
 The teacher (``--teacher-path a.pt[:b.pt...]``, an ensemble averages probabilities) is frozen, in eval mode, on
 the student's device, and kept out of the student's module tree. ``--kd-topk K`` keeps the teacher's K most
 probable tokens per position, renormalised. ``--teacher-cache DIR`` (from ``kdseq-cache-teacher``) replaces the
-live teacher with its stored top-k (split 'train' while training, 'valid' while validating). Padding is masked; the losses are computed in float32.
+live teacher with its stored top-k (split 'train' while training, 'valid' while validating). Padding is masked;
+the losses are computed in float32.
 A batch may carry ``teacher_net_input`` (the teacher reading another source); by default the teacher reads the
 student's ``net_input``.
 """
@@ -22,6 +23,7 @@ from fairseq.criterions import register_criterion
 from fairseq.criterions.label_smoothed_cross_entropy import (
     LabelSmoothedCrossEntropyCriterion,
     LabelSmoothedCrossEntropyCriterionConfig,
+    label_smoothed_nll_loss,
 )
 from fairseq.dataclass import ChoiceEnum
 from omegaconf import II
@@ -106,7 +108,7 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
             self.caches[split] = cache
         return self.caches[split]
 
-    def cached_soft_loss(self, sample, student, training):
+    def cached_soft_loss(self, sample, student, training, student_lp=None):
         """Soft loss from the offline cache: split 'train' while training, 'valid' otherwise."""
         cache = self.cache("train" if training else "valid")
         lengths = sample["target"].ne(self.padding_idx).sum(1).tolist()
@@ -114,15 +116,15 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         if self.kd_topk and self.kd_topk < cache.k:
             ids, lp = ids[:, : self.kd_topk], lp[:, : self.kd_topk]
             lp = lp - lp.logsumexp(-1, keepdim=True)
-        return (losses.soft_target_loss(student, lp, self.kd_temperature, teacher_ids=ids),
-                losses.argmax_agreement(student, ids))
+        soft = losses.soft_target_loss(student, lp, self.kd_temperature, teacher_ids=ids, student_logprobs=student_lp)
+        return soft, losses.argmax_agreement(student, ids)
 
     def teacher_logits(self, sample, student_logits):
         """Teacher logits (B, T, V) on the student's device; ensembles give a list."""
         self.teacher.to(student_logits.device)
         return self.teacher(sample.get("teacher_net_input") or sample["net_input"])
 
-    def soft_loss(self, student, teacher_list):
+    def soft_loss(self, student, teacher_list, student_lp=None):
         """(soft loss summed over positions, argmax agreement count); inputs already masked to (N, V)."""
         T = self.kd_temperature
         if self.kd_loss == "mse":
@@ -131,24 +133,29 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         lp = losses.ensemble_logprobs(teacher_list)  # formed at T = 1, tempered in the loss (as from the cache)
         if self.kd_topk:
             ids, lp = losses.topk_logprobs(lp, self.kd_topk)
-            return losses.soft_target_loss(student, lp, T, teacher_ids=ids), losses.argmax_agreement(student, ids)
-        return losses.soft_target_loss(student, lp, T), losses.argmax_agreement(student, lp)
+            return (losses.soft_target_loss(student, lp, T, teacher_ids=ids, student_logprobs=student_lp),
+                    losses.argmax_agreement(student, ids))
+        soft = losses.soft_target_loss(student, lp, T, student_logprobs=student_lp)
+        return soft, losses.argmax_agreement(student, lp)
 
     def forward(self, model, sample, reduce=True):
         net_output = model(**sample["net_input"])
-        hard, nll = self.compute_loss(model, net_output, sample, reduce=True)
+        # the parent's compute_loss, keeping the student's log-probabilities to reuse in the soft loss at T = 1
+        lprobs, flat_target = self.get_lprobs_and_target(model, net_output, sample)
+        hard, nll = label_smoothed_nll_loss(lprobs, flat_target, self.eps, ignore_index=self.padding_idx, reduce=True)
         logits = net_output[0]
         target = model.get_targets(sample, net_output)
         if self.ignore_prefix_size > 0:
             logits, target = logits[:, self.ignore_prefix_size:, :], target[:, self.ignore_prefix_size:]
         mask = target.ne(self.padding_idx).reshape(-1)
         student = logits.reshape(-1, logits.size(-1))[mask]
+        student_lp = lprobs[mask]
         if self.teacher is None:
-            soft, agree = self.cached_soft_loss(sample, student, model.training)
+            soft, agree = self.cached_soft_loss(sample, student, model.training, student_lp)
         else:
             teacher = [t[:, self.ignore_prefix_size:, :].reshape(-1, t.size(-1))[mask]
                        for t in self.teacher_logits(sample, logits)]
-            soft, agree = self.soft_loss(student, teacher)
+            soft, agree = self.soft_loss(student, teacher, student_lp)
         alpha = self.current_alpha()
         loss = (1.0 - alpha) * hard + alpha * soft
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
