@@ -108,35 +108,42 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
             self.caches[split] = cache
         return self.caches[split]
 
-    def cached_soft_loss(self, sample, student, training, student_lp=None):
-        """Soft loss from the offline cache: split 'train' while training, 'valid' otherwise."""
+    def cached_soft_loss(self, sample, student, student_lp, rows, mask, training):
+        """Soft loss from the offline cache (split 'train' while training, 'valid' otherwise). ``student`` and
+        ``student_lp`` are all (B*T, V) rows; the cache's (N, k) rows are scattered to the non-padding ``rows``."""
         cache = self.cache("train" if training else "valid")
         lengths = sample["target"].ne(self.padding_idx).sum(1).tolist()
         ids, lp = cache.lookup(sample["id"].tolist(), lengths, student.device)
         if self.kd_topk and self.kd_topk < cache.k:
             ids, lp = ids[:, : self.kd_topk], lp[:, : self.kd_topk]
             lp = lp - lp.logsumexp(-1, keepdim=True)
-        soft = losses.soft_target_loss(student, lp, self.kd_temperature, teacher_ids=ids, student_logprobs=student_lp)
-        return soft, losses.argmax_agreement(student, ids)
+        full_ids = ids.new_zeros(student.size(0), ids.size(1))
+        full_ids[rows] = ids
+        full_lp = lp.new_zeros(student.size(0), lp.size(1))
+        full_lp[rows] = lp
+        soft = losses.soft_target_loss(student, full_lp, self.kd_temperature, teacher_ids=full_ids,
+                                       student_logprobs=student_lp, row_mask=mask)
+        return soft, losses.argmax_agreement(student, full_ids, mask)
 
     def teacher_logits(self, sample, student_logits):
         """Teacher logits (B, T, V) on the student's device; ensembles give a list."""
         self.teacher.to(student_logits.device)
         return self.teacher(sample.get("teacher_net_input") or sample["net_input"])
 
-    def soft_loss(self, student, teacher_list, student_lp=None):
-        """(soft loss summed over positions, argmax agreement count); inputs already masked to (N, V)."""
+    def soft_loss(self, student, teacher_list, student_lp, mask):
+        """(soft loss summed over the rows of ``mask``, argmax agreement count); inputs are (B*T, V) rows."""
         T = self.kd_temperature
         if self.kd_loss == "mse":
-            teacher = torch.stack([t.float() for t in teacher_list]).mean(0)
-            return losses.logit_mse_loss(student, teacher), losses.argmax_agreement(student, teacher)
+            teacher = teacher_list[0].float() if len(teacher_list) == 1 else \
+                torch.stack([t.float() for t in teacher_list]).mean(0)
+            return losses.logit_mse_loss(student, teacher, mask), losses.argmax_agreement(student, teacher, mask)
         lp = losses.ensemble_logprobs(teacher_list)  # formed at T = 1, tempered in the loss (as from the cache)
         if self.kd_topk:
             ids, lp = losses.topk_logprobs(lp, self.kd_topk)
-            return (losses.soft_target_loss(student, lp, T, teacher_ids=ids, student_logprobs=student_lp),
-                    losses.argmax_agreement(student, ids))
-        soft = losses.soft_target_loss(student, lp, T, student_logprobs=student_lp)
-        return soft, losses.argmax_agreement(student, lp)
+            soft = losses.soft_target_loss(student, lp, T, teacher_ids=ids, student_logprobs=student_lp, row_mask=mask)
+            return soft, losses.argmax_agreement(student, ids, mask)
+        soft = losses.soft_target_loss(student, lp, T, student_logprobs=student_lp, row_mask=mask)
+        return soft, losses.argmax_agreement(student, lp, mask)
 
     def forward(self, model, sample, reduce=True):
         net_output = model(**sample["net_input"])
@@ -144,18 +151,20 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         lprobs, flat_target = self.get_lprobs_and_target(model, net_output, sample)
         hard, nll = label_smoothed_nll_loss(lprobs, flat_target, self.eps, ignore_index=self.padding_idx, reduce=True)
         logits = net_output[0]
-        target = model.get_targets(sample, net_output)
         if self.ignore_prefix_size > 0:
-            logits, target = logits[:, self.ignore_prefix_size:, :], target[:, self.ignore_prefix_size:]
-        mask = target.ne(self.padding_idx).reshape(-1)
-        student = logits.reshape(-1, logits.size(-1))[mask]
-        student_lp = lprobs[mask]
+            logits = logits[:, self.ignore_prefix_size:, :]
+        # Work on all B*T rows with a padding mask: copying the non-padding rows out of (B*T, V) tensors (and
+        # scattering their gradients back) costs more than the padded rows' arithmetic.
+        student = logits.reshape(-1, logits.size(-1))
+        not_pad = flat_target.ne(self.padding_idx)
+        mask = not_pad.to(torch.float32)
         if self.teacher is None:
-            soft, agree = self.cached_soft_loss(sample, student, model.training, student_lp)
+            rows = not_pad.nonzero(as_tuple=True)[0]
+            soft, agree = self.cached_soft_loss(sample, student, lprobs, rows, mask, model.training)
         else:
-            teacher = [t[:, self.ignore_prefix_size:, :].reshape(-1, t.size(-1))[mask]
+            teacher = [t[:, self.ignore_prefix_size:, :].reshape(-1, t.size(-1))
                        for t in self.teacher_logits(sample, logits)]
-            soft, agree = self.soft_loss(student, teacher, student_lp)
+            soft, agree = self.soft_loss(student, teacher, lprobs, mask)
         alpha = self.current_alpha()
         loss = (1.0 - alpha) * hard + alpha * soft
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
