@@ -133,3 +133,31 @@ def test_fairseq_train_word_kd_end_to_end(toy_prepared, toy_teacher, tmp_path):
     size_a = os.path.getsize(tmp_path / "kd" / "checkpoint_last.pt")
     size_b = os.path.getsize(tmp_path / "plain" / "checkpoint_last.pt")
     assert abs(size_a - size_b) < 0.02 * size_b, (size_a, size_b)
+
+
+def test_teacher_reads_its_own_input_when_the_batch_carries_one(loaded, toy_teacher):
+    """teacher_net_input (e.g. a headline teacher reading another source) replaces the student's input for the
+    teacher only: the soft loss equals the one computed by hand with the teacher on that input."""
+    sample = dict(loaded["sample"])
+    other = dict(sample["net_input"])
+    other["src_tokens"] = other["src_tokens"].flip(0)  # every sentence now sees another sentence's source
+    other["src_lengths"] = other["src_lengths"].flip(0)
+    sample["teacher_net_input"] = other
+    crit = criterion(loaded, toy_teacher, kd_alpha=1.0)
+    plain = crit(loaded["fresh"], loaded["sample"])[2]["kd_loss"].item()
+    swapped = crit(loaded["fresh"], sample)[2]["kd_loss"].item()
+    pad = loaded["task"].target_dictionary.pad()
+    mask = sample["target"].ne(pad).reshape(-1)
+    with torch.no_grad():
+        s = loaded["fresh"](**sample["net_input"])[0]
+        t = loaded["teacher_model"](**other)[0]
+    v = s.size(-1)
+    expected = losses.soft_target_loss(s.reshape(-1, v)[mask], t.reshape(-1, v)[mask].log_softmax(-1)).item()
+    assert swapped == pytest.approx(expected, rel=1e-4) and swapped != pytest.approx(plain, rel=1e-2)
+
+
+def test_corrupt_teacher_checkpoint_is_named(loaded, tmp_path):
+    bad = tmp_path / "teacher.pt"
+    bad.write_bytes(b"\x00garbage")
+    with pytest.raises(KdseqError, match=f"cannot load checkpoint {bad}"):
+        criterion(loaded, bad)
