@@ -10,14 +10,12 @@ import collections
 import html.parser
 import json
 import os
-import random
 import re
 import sys
 
 from kdseq.errors import KdseqError
 
 SEGMENT_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "td", "li"}
-HEADING_TAGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 SKIP_TAGS = {"script", "style", "head", "title"}
 VOID_TAGS = {"br", "img", "meta", "link", "input", "hr", "col", "area", "base", "embed", "source", "wbr"}
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -148,26 +146,6 @@ def extract(help_root, src_lang, tgt_lang, valid_modules, test_modules, out_dir,
                 f.write(f"{src}\t{tgt}\n")
         os.replace(tmp, os.path.join(out_dir, f"{split}.tsv"))
     return dict(counts)
-
-
-def headline_pairs(help_root, src_lang, tgt_lang, min_words=15):
-    """Section body (src_lang) -> section heading (tgt_lang) pairs: a cross-lingual headline test set."""
-    src_root = os.path.join(help_root, src_lang)
-    tgt_root = os.path.join(help_root, tgt_lang)
-    for rel in sorted(iter_pages(src_root)):
-        tgt_page = os.path.join(tgt_root, "text", rel)
-        if not os.path.exists(tgt_page):
-            continue
-        tgt_heads = {sid: text for tag, sid, text in parse_page(tgt_page) if tag in HEADING_TAGS}
-        heading, body = None, []
-        for tag, sid, text in parse_page(os.path.join(src_root, "text", rel)) + [("h1", None, "")]:
-            if tag in HEADING_TAGS:
-                if heading and len(" ".join(body).split()) >= min_words and heading[0] in tgt_heads:
-                    yield {"page": rel, "id": heading[0], "src": " ".join(body),
-                           "tgt": tgt_heads[heading[0]], "src_heading": heading[1]}
-                heading, body = (sid, text), []
-            elif heading:
-                body.append(text)
 
 
 def main(argv=None):

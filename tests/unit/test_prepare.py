@@ -2,7 +2,6 @@
 import json
 import os
 
-import pytest
 
 from kdseq.cli.prepare import main as prepare_main
 from tests.conftest import make_pairs, write_tsv
