@@ -11,7 +11,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${WORK:=$ROOT/work}"
 : "${KDSEQ_VENV:=$ROOT/.venv}"
 : "${TEACHER_PRESET:=cpu-demo}"
-: "${STUDENTS:=1}"   # STUDENTS=0: stop after the teacher (about 13 minutes instead of 30)
+: "${STUDENTS:=1}"   # STUDENTS=0: stop after the teacher (about 13 minutes instead of 28)
 export WORK
 start=$(date +%s)
 stamp() { echo "[demo] $(( $(date +%s) - start ))s: $*"; }
