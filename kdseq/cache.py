@@ -54,7 +54,7 @@ def build(teacher, task, split, k, cache_dir, max_tokens=4096, device="cpu", log
         raise KdseqError(f"--topk {k}: must lie in [1, {len(dictionary)}] (the vocabulary size)")
     task.load_dataset(split)
     dataset = task.dataset(split)
-    sizes = np.array([len(dataset.tgt[i]) for i in range(len(dataset))], dtype=np.int64)
+    sizes = np.asarray(dataset.tgt_sizes, dtype=np.int64)  # target lengths with EOS, as binarized
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     total = int(offsets[-1])
     os.makedirs(cache_dir, exist_ok=True)
