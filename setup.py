@@ -15,6 +15,7 @@ setup(
             "kdseq-evaluate=kdseq.cli.evaluate:cli_main",
             "kdseq-report=kdseq.cli.report:cli_main",
             "kdseq-cache-teacher=kdseq.cli.cache_teacher:cli_main",
+            "kdseq-regenerate=kdseq.cli.regenerate:cli_main",
             "kdseq-extract-libreoffice=kdseq.data.libreoffice:cli_main",
         ]
     },

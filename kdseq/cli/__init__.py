@@ -27,6 +27,10 @@ def user_errors(prog):
 
 def quiet_logs():
     """Warnings and errors only: fairseq logs every dataset load at INFO, torch warns about pin_memory on CPU."""
-    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING, stream=sys.stderr)
+    # force: importing kdseq imports fairseq, which has already configured the root logger at INFO
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING, stream=sys.stderr,
+                        force=True)
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"hydra\..*")
+    warnings.filterwarnings("ignore", message=r"\s*'config' is validated against ConfigStore")
     warnings.filterwarnings("ignore", message=".*pin_memory.*")
     warnings.filterwarnings("ignore", message=".*TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD.*")

@@ -1,0 +1,164 @@
+"""kdseq-regenerate: the teacher translates the source side of a binarized split by beam search (sequence-level
+distillation, Kim & Rush 2016) and the distilled corpus is written in corpus order, binarized with the teacher's
+dictionaries, ready for fairseq-train.
+
+  kdseq-regenerate DATA_BIN --teacher-path T.pt --out-dir OUT                    # seq-KD: OUT/best/bin
+  kdseq-regenerate DATA_BIN --teacher-path T.pt --out-dir OUT --nbest 5 --select best,bleu  # + seq-inter
+  kdseq-regenerate ... --num-shards 4 --shard-id 2     # on each of 4 machines (one folder, or copy chunks/)
+  kdseq-regenerate ... --num-shards 4 --merge          # then once: restore the order and binarize
+
+A killed run, rerun with the same command, continues from the last finished chunk.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+from kdseq.cli import user_errors
+
+
+def get_parser():
+    p = argparse.ArgumentParser(prog="kdseq-regenerate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", help="binarized data folder whose SPLIT the teacher translates (e.g. <prepared>/bin)")
+    p.add_argument("--teacher-path", required=True, help="teacher checkpoint, or an ensemble joined by ':'")
+    p.add_argument("--teacher-data", help="the teacher's data folder, if it moved since training (dictionaries)")
+    p.add_argument("--out-dir", required=True, help="work and output folder (see kdseq/regenerate.py)")
+    p.add_argument("--split", default="train")
+    g = p.add_argument_group("decoding")
+    g.add_argument("--backend", choices=["auto", "ctranslate2", "fairseq"], default="auto",
+                   help="auto: CTranslate2 where it can decode the teacher (one checkpoint of a supported "
+                        "architecture), fairseq otherwise")
+    g.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    g.add_argument("--compute-type", default="auto",
+                   help="auto (float16 on GPU, float32 on CPU), float32, float16, int8, int8_float16, ... "
+                        "(CTranslate2; fairseq: float32 or float16)")
+    g.add_argument("--beam", type=int, default=5)
+    g.add_argument("--nbest", type=int, default=1, help="hypotheses kept per sentence (seq-inter picks among them)")
+    g.add_argument("--lenpen", type=float, default=1.0)
+    g.add_argument("--max-len-a", type=float, default=1.2)
+    g.add_argument("--max-len-b", type=int, default=10)
+    g.add_argument("--max-tokens", type=int, default=4096, help="padded source tokens per batch")
+    g.add_argument("--max-sentences", type=int, default=256, help="sentences per batch")
+    g.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
+    g.add_argument("--ct2-cache", help="where converted teachers are kept (default $KDSEQ_CT2_CACHE or "
+                                       "~/.cache/kdseq/ct2)")
+    g = p.add_argument_group("work: chunks, shards, resuming")
+    g.add_argument("--chunk-size", type=int, default=2000,
+                   help="sentences per chunk: the unit of resuming and sharding")
+    g.add_argument("--num-shards", type=int, default=1)
+    g.add_argument("--shard-id", type=int, default=0)
+    g.add_argument("--merge", action="store_true",
+                   help="decode nothing: put every shard's chunks together and write the outputs")
+    g.add_argument("--max-chunks", type=int, help="decode at most this many chunks in this run, then stop")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = p.add_argument_group("outputs")
+    g.add_argument("--select", default="best",
+                   help="comma-separated: best (seq-KD), bleu or chrf (seq-inter: the n-best hypothesis "
+                        "closest to the reference); one output folder each")
+    g.add_argument("--max-len-ratio", type=float, default=3.0,
+                   help="drop a hypothesis more than this many times longer or shorter than its source "
+                        "(pieces; 0: keep all)")
+    g.add_argument("--max-repeats", type=int, default=4,
+                   help="drop a hypothesis with an n-gram (n<=4) repeated back to back this many times, more "
+                        "than in its source (0: keep all)")
+    g.add_argument("--keep-original", action="store_true",
+                   help="write the original pairs next to the distilled ones (an identical pair once)")
+    return p
+
+
+def check_args(p, a):
+    from kdseq.regenerate import SELECTORS
+
+    for flag, v, lo in (("--beam", a.beam, 1), ("--nbest", a.nbest, 1), ("--chunk-size", a.chunk_size, 1),
+                        ("--num-shards", a.num_shards, 1), ("--max-tokens", a.max_tokens, 1),
+                        ("--max-sentences", a.max_sentences, 1)):
+        if v < lo:
+            p.error(f"{flag} {v}: must be at least {lo}")
+    if a.nbest > a.beam:
+        p.error(f"--nbest {a.nbest} is larger than --beam {a.beam}: beam search keeps only --beam hypotheses")
+    if not 0 <= a.shard_id < a.num_shards:
+        p.error(f"--shard-id {a.shard_id}: must lie in [0, {a.num_shards - 1}] for --num-shards {a.num_shards}")
+    a.select = [s.strip() for s in a.select.split(",") if s.strip()]
+    for s in a.select:
+        if s not in SELECTORS:
+            p.error(f"--select {s}: choose from {', '.join(SELECTORS)}")
+    if any(s != "best" for s in a.select) and a.nbest == 1:
+        p.error(f"--select {','.join(a.select)}: seq-inter picks among n-best hypotheses; give --nbest > 1 "
+                "(e.g. --nbest 5)")
+
+
+def log(msg):
+    print(f"kdseq-regenerate: {msg}", file=sys.stderr, flush=True)
+
+
+@user_errors("kdseq-regenerate")
+def main(argv=None):
+    from kdseq import regenerate as R
+    from kdseq.errors import KdseqError
+    from kdseq.teacher import Teacher
+
+    p = get_parser()
+    a = p.parse_args(argv)
+    check_args(p, a)
+    t0 = time.perf_counter()
+    data = os.path.abspath(a.data)
+    out = os.path.abspath(a.out_dir)
+    if out == data or data.startswith(out + os.sep) or out.startswith(data + os.sep):
+        raise KdseqError(f"--out-dir {out} and the input data {data} overlap: choose an --out-dir outside the "
+                         "data folder (the input is never written to)")
+    corpus = R.Corpus(data, a.split)
+    teacher = Teacher(a.teacher_path, corpus.task, a.teacher_data, check_source=True)
+    shas = [R.file_sha256(pth) for pth in teacher.paths]
+    os.makedirs(out, exist_ok=True)
+    timings = {"load_s": 0.0}
+    backend, info = R.make_backend(a, corpus, teacher, shas, log)
+    timings["load_s"] = round(time.perf_counter() - t0 - info["convert_s"], 2)
+    timings["convert_s"] = round(info["convert_s"], 2)
+    state = {"split": a.split, "data": data, "data_fingerprint": corpus.fingerprint(), "teacher": teacher.paths,
+             "teacher_sha256": shas, "backend": backend.name, "compute_type": backend.compute_type,
+             "beam": a.beam, "nbest": a.nbest, "lenpen": a.lenpen, "max_len_a": a.max_len_a,
+             "max_len_b": a.max_len_b, "chunk_size": a.chunk_size, "sentences": len(corpus)}
+    R.check_state(out, state)
+    summary = {"backend": backend.name, "compute_type": backend.compute_type, "device": info["device"],
+               "sentences": len(corpus)}
+    if not a.merge:
+        log(f"{len(corpus)} sentences of {a.split}, {backend.name} {backend.compute_type} on {info['device']}, "
+            f"beam {a.beam}, nbest {a.nbest}, shard {a.shard_id}/{a.num_shards}")
+        sents, toks, secs = R.decode_chunks(backend, corpus, out, a.chunk_size, a.num_shards, a.shard_id,
+                                            a.max_tokens, a.max_sentences, a.max_chunks,
+                                            progress=not a.no_progress, log=log)
+        timings["decode_s"] = round(secs, 2)
+        summary.update(decoded_sentences=sents, decoded_target_tokens=toks,
+                       sentences_per_s=round(sents / secs, 1) if sents else None,
+                       target_tokens_per_s=round(toks / secs, 1) if sents else None)
+    n_chunks = (len(corpus) + a.chunk_size - 1) // a.chunk_size
+    all_done = all(os.path.exists(R.chunk_path(out, a.split, c)) for c in range(n_chunks))
+    if a.merge or (a.num_shards == 1 and all_done):
+        t1 = time.perf_counter()
+        rows = R.read_chunks(out, corpus, a.chunk_size, a.num_shards)
+        meta = {k: state[k] for k in ("split", "data", "teacher", "backend", "compute_type", "beam", "nbest",
+                                      "lenpen")}
+        for sel in a.select:
+            counts = R.merge(corpus, rows, out, sel, a.max_len_ratio, a.max_repeats, a.keep_original,
+                             teacher.dict_dirs[0], meta)
+            d = counts["dropped"]
+            log(f"{sel}: {counts['distilled_kept']} of {counts['sentences']} hypotheses kept (dropped: "
+                f"{d['empty']} empty, {d['length_ratio']} length ratio, {d['repeats']} repeats); "
+                f"{counts['pairs_written']} pairs -> {os.path.join(out, sel, 'bin')}")
+            summary[sel] = counts
+        timings["merge_s"] = round(time.perf_counter() - t1, 2)
+    elif a.num_shards > 1:
+        left = sum(1 for c in range(n_chunks) if not os.path.exists(R.chunk_path(out, a.split, c)))
+        log(f"shard {a.shard_id} done; {left} chunks of other shards left. When every shard is done (their "
+            f"chunks/ in {out}), run this command with --merge instead of --shard-id")
+    else:
+        log(f"stopped after --max-chunks {a.max_chunks}; rerun to continue")
+    timings["total_s"] = round(time.perf_counter() - t0, 2)
+    summary["timings"] = timings
+    print(json.dumps(summary, sort_keys=True))
+
+
+def cli_main():
+    raise SystemExit(main())

@@ -1,0 +1,69 @@
+"""The pure parts of kdseq-regenerate: degenerate-output filters, seq-inter selection, length batching."""
+import pytest
+from sacrebleu.metrics import BLEU
+
+from kdseq.regenerate import (degenerate_reason, length_batches, max_tandem_repeat, select_hypothesis,
+                              sentence_scorer)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("", 0), ("a", 1), ("a b c", 1), ("a a a a", 4), ("a b a b a b", 3), ("x a b c a b c y", 2),
+    ("a b c d a b c d a b c d", 3),  # a 4-gram three times
+    ("a b c d e a b c d e", 1),      # 5-grams are not counted (n <= 4)
+    ("p a a q", 2),
+])
+def test_max_tandem_repeat(text, expected):
+    assert max_tandem_repeat(text.split()) == expected
+
+
+def test_degenerate_reasons():
+    src = "▁the ▁big ▁house".split()
+    assert degenerate_reason([], src, 3.0, 4) == "empty"
+    assert degenerate_reason("▁das".split() * 10, src, 3.0, 4) == "length_ratio"  # 10 pieces for 3: ratio 3.3
+    assert degenerate_reason("▁das".split() * 9, src, 3.0, 0) is None               # ratio 3.0 is allowed
+    assert degenerate_reason(["▁x"], "a b c d".split(), 3.0, 4) == "length_ratio"  # 4 times shorter
+    assert degenerate_reason("▁das ▁das ▁das ▁das".split(), src, 3.0, 4) == "repeats"
+    assert degenerate_reason("▁das ▁das ▁das".split(), src, 3.0, 4) is None
+    # the source repeats just as much: a faithful translation of it is kept
+    assert degenerate_reason("- - - - -".split(), "- - - - -".split(), 3.0, 4) is None
+    assert degenerate_reason("▁das ▁das ▁das ▁das".split(), src, 3.0, 0) is None  # filter off
+
+
+def test_sentence_bleu_is_sacrebleus_smoothed_sentence_bleu():
+    ref = "the cat sat on the mat"
+    hyp = "the cat sat on the mat today"
+    # by hand: 6/7 unigrams, 5/6 bigrams, 4/5 trigrams, 3/4 4-grams match; longer than the ref, so BP = 1
+    by_hand = 100 * (6 / 7 * 5 / 6 * 4 / 5 * 3 / 4) ** 0.25
+    assert sentence_scorer("bleu", "en")(hyp, ref) == pytest.approx(by_hand, abs=1e-9)
+    ref_impl = BLEU(effective_order=True).sentence_score(hyp, [ref]).score
+    assert sentence_scorer("bleu", "en")(hyp, ref) == pytest.approx(ref_impl)
+
+
+def test_seq_inter_picks_the_hypothesis_closest_to_the_reference():
+    ref = "the cat sat on the mat"
+    nbest = ["a dog ran", "the cat sat on a mat", "the cat sat on the mat today", "cat mat"]
+    # sentence BLEU: 0, 100*(5/6*3/5*2/4*1/3)**0.25 = 53.7, 80.9 (above), and "cat mat" is short: BP < 1
+    assert select_hypothesis(nbest, ref, sentence_scorer("bleu", "en")) == 2
+    assert select_hypothesis(nbest, ref, sentence_scorer("chrf", "en")) == 2
+    # ties go to the teacher's better-ranked hypothesis
+    assert select_hypothesis(["x y", "the cat", "the cat"], "the cat", sentence_scorer("bleu", "en")) == 1
+    # chrF sees characters: a near-miss spelling beats an unrelated word, BLEU cannot tell them apart
+    assert select_hypothesis(["Hund", "Katzen"], "Katze", sentence_scorer("chrf", "de")) == 1
+
+
+def test_unknown_selector_is_refused():
+    with pytest.raises(Exception, match="--select rouge"):
+        sentence_scorer("rouge", "en")
+
+
+def test_length_batches_cover_every_id_once_within_limits():
+    lengths = {i: (i * 7) % 23 + 1 for i in range(200)}
+    ids = list(range(10, 190))
+    batches = list(length_batches(ids, lengths, max_tokens=60, max_sentences=8))
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == ids
+    for b in batches:
+        assert len(b) <= 8
+        assert max(lengths[i] for i in b) * len(b) <= 60 or len(b) == 1
+    # longest first, so the padded size of a batch is its first sentence's length
+    assert [lengths[i] for i in flat] == sorted((lengths[i] for i in ids), reverse=True)
