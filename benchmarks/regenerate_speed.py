@@ -53,7 +53,9 @@ def timed(cmd, env, stdout=subprocess.DEVNULL):
 
 def fairseq_generate(data, teacher, max_tokens, out_file, env):
     cmd = [os.path.join(BIN, "fairseq-generate"), data, "--path", teacher, "--gen-subset", "train", "--beam", "5",
-           "--nbest", "1", "--max-len-a", "1.2", "--max-len-b", "10", "--max-tokens", str(max_tokens), "--cpu"]
+           "--nbest", "1", "--max-len-a", "1.2", "--max-len-b", "10", "--max-tokens", str(max_tokens), "--cpu",
+           # without this fairseq-generate silently skips sentences (default 8; fairseq issue #5351)
+           "--required-batch-size-multiple", "1"]
     with open(out_file, "w") as f:
         wall, _ = timed(cmd, env, stdout=f)
     hyps = [line for line in open(out_file, encoding="utf-8") if line.startswith("H-")]
@@ -76,7 +78,7 @@ def main():
     p.add_argument("--teacher", default=os.path.join(ROOT, "work/models/teacher/checkpoint_best.pt"))
     p.add_argument("--sentences", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--max-tokens", default="1024,2048,4096,8192", help="fairseq-generate settings to sweep")
+    p.add_argument("--max-tokens", default="2048,4096,8192,16384", help="fairseq-generate settings to sweep")
     p.add_argument("--json", help="also write the measurements here")
     a = p.parse_args()
     for path in (a.data, a.teacher):

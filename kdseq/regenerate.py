@@ -196,6 +196,11 @@ class FairseqBackend:
         self.generator = build_generator(corpus.task, self.models, beam, lenpen, max_len_a, max_len_b, nbest)
         self.compute_type = "float16" if fp16 else "float32"
 
+    def decode_batches(self, batches):
+        """Yield (batch, [(hyps, scores) per sentence of the batch]) for each batch, in turn."""
+        for batch in batches:
+            yield batch, self.decode(batch)
+
     @torch.no_grad()
     def decode(self, batch):
         from fairseq import utils
@@ -220,7 +225,12 @@ class FairseqBackend:
 
 
 class CTranslate2Backend:
-    """The teacher converted to CTranslate2 (cached), decoding the same pieces."""
+    """The teacher converted to CTranslate2 (cached), decoding the same pieces.
+
+    On CPU the batches of a chunk are all submitted at once and ``threads`` translators (one core each) work
+    on them side by side: for models of this size that is about twice as fast on 2 cores as one translator
+    using both cores for each (small) matrix product.
+    """
 
     name = "ctranslate2"
 
@@ -231,23 +241,36 @@ class CTranslate2Backend:
         self.corpus, self.beam, self.nbest, self.lenpen = corpus, beam, nbest, lenpen
         self.max_len_a, self.max_len_b = max_len_a, max_len_b
         self.compute_type = compute_type
+        inter, intra = (threads, 1) if device == "cpu" else (1, 1)
         try:
             self.translator = ctranslate2.Translator(model_dir, device=device, compute_type=compute_type,
-                                                     inter_threads=1, intra_threads=threads)
+                                                     inter_threads=inter, intra_threads=intra)
         except ValueError as e:
             raise KdseqError(f"--compute-type {compute_type} on {device}: {e}") from None
         self.src_symbols = corpus.src_dict.symbols
         self.tgt_index = corpus.tgt_dict.indices
         self.unk = corpus.tgt_dict.unk()
 
-    def decode(self, batch):
+    def _submit(self, batch):
         src = [[self.src_symbols[t] for t in self.corpus.src_ids(i)] for i in batch]
         longest = max(len(s) for s in src) + 1  # fairseq counts the source EOS
-        out = self.translator.translate_batch(
+        return self.translator.translate_batch(
             src, beam_size=self.beam, num_hypotheses=self.nbest, length_penalty=self.lenpen, return_scores=True,
-            max_decoding_length=int(self.max_len_a * longest + self.max_len_b), max_input_length=0)
+            max_decoding_length=int(self.max_len_a * longest + self.max_len_b), max_input_length=0,
+            asynchronous=True)
+
+    def _collect(self, pending):
+        out = [p.result() for p in pending]
         return [([[self.tgt_index.get(t, self.unk) for t in h] for h in r.hypotheses],
                  [round(float(s), 6) for s in r.scores]) for r in out]
+
+    def decode_batches(self, batches):
+        pending = [(b, self._submit(b)) for b in batches]
+        for b, p in pending:
+            yield b, self._collect(p)
+
+    def decode(self, batch):
+        return self._collect(self._submit(batch))
 
 
 def ct2_cache_root():
@@ -382,9 +405,8 @@ def decode_chunks(backend, corpus, out_dir, chunk_size, num_shards, shard_id, ma
     for c in todo:
         ids = list(range(c * chunk_size, min((c + 1) * chunk_size, n)))
         results = {}
-        for batch in length_batches(ids, corpus.lengths, max_tokens, max_sentences):
-            for i, r in zip(batch, backend.decode(batch)):
-                results[i] = r
+        for batch, res in backend.decode_batches(length_batches(ids, corpus.lengths, max_tokens, max_sentences)):
+            results.update(zip(batch, res))
             if bar is not None:
                 bar.update(len(batch))
         lines = []

@@ -8,11 +8,13 @@
 #         word-kd   --criterion word_kd: 0.5 * hard + 0.5 * soft (KL to the teacher, T=1; Kim & Rush 2016);
 #                   override with e.g. --kd-alpha 0.9 --kd-temperature 2, --kd-loss mse, --kd-anneal, --kd-topk 8,
 #                   or replace the teacher by a cache: pass "-" as TEACHER and --teacher-cache DIR.
+#         seq-kd    label-smoothed cross-entropy on a corpus the teacher regenerated (Kim & Rush 2016): DATA_BIN is
+#                   a kdseq-regenerate output, <out>/best/bin (seq-KD) or <out>/bleu/bin (seq-inter)
 # Extra arguments go to fairseq-train last and override the preset. The best checkpoint is chosen by the
 # validation NLL of the gold data, the same measure for every method.
 set -euo pipefail
 
-usage() { echo "usage: $0 {cpu-demo|gpu-small} {baseline|word-kd} DATA_BIN SAVE_DIR [TEACHER] [fairseq-train args...]" >&2; exit 1; }
+usage() { echo "usage: $0 {cpu-demo|gpu-small} {baseline|word-kd|seq-kd} DATA_BIN SAVE_DIR [TEACHER] [fairseq-train args...]" >&2; exit 1; }
 [ $# -ge 4 ] || usage
 PRESET=$1 METHOD=$2 DATA=$3 SAVE=$4
 shift 4
@@ -55,6 +57,9 @@ case "$METHOD" in
     TEACHER=$1; shift
     CRIT=(--task translation_kd --criterion word_kd --label-smoothing 0.1 --kd-alpha 0.5 --kd-temperature 1)
     [ "$TEACHER" = "-" ] || CRIT+=(--teacher-path "$TEACHER") ;;
+  seq-kd)
+    [ -f "$DATA/../regenerate.json" ] || { echo "error: seq-kd trains on a kdseq-regenerate output (<out>/best/bin or <out>/bleu/bin); $DATA/../regenerate.json does not exist" >&2; exit 1; }
+    CRIT=(--criterion label_smoothed_cross_entropy --label-smoothing 0.1) ;;
   *) echo "error: unknown method '$METHOD'" >&2; usage ;;
 esac
 

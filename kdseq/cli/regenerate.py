@@ -39,7 +39,9 @@ def get_parser():
     g.add_argument("--lenpen", type=float, default=1.0)
     g.add_argument("--max-len-a", type=float, default=1.2)
     g.add_argument("--max-len-b", type=int, default=10)
-    g.add_argument("--max-tokens", type=int, default=4096, help="padded source tokens per batch")
+    g.add_argument("--max-tokens", type=int,
+                   help="padded source tokens per batch (default: 1024 for CTranslate2 on CPU, where several "
+                        "batches run side by side; 4096 otherwise)")
     g.add_argument("--max-sentences", type=int, default=256, help="sentences per batch")
     g.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     g.add_argument("--ct2-cache", help="where converted teachers are kept (default $KDSEQ_CT2_CACHE or "
@@ -72,7 +74,7 @@ def check_args(p, a):
     from kdseq.regenerate import SELECTORS
 
     for flag, v, lo in (("--beam", a.beam, 1), ("--nbest", a.nbest, 1), ("--chunk-size", a.chunk_size, 1),
-                        ("--num-shards", a.num_shards, 1), ("--max-tokens", a.max_tokens, 1),
+                        ("--num-shards", a.num_shards, 1), ("--max-tokens", a.max_tokens or 1, 1),
                         ("--max-sentences", a.max_sentences, 1)):
         if v < lo:
             p.error(f"{flag} {v}: must be at least {lo}")
@@ -121,6 +123,8 @@ def main(argv=None):
              "beam": a.beam, "nbest": a.nbest, "lenpen": a.lenpen, "max_len_a": a.max_len_a,
              "max_len_b": a.max_len_b, "chunk_size": a.chunk_size, "sentences": len(corpus)}
     R.check_state(out, state)
+    if a.max_tokens is None:
+        a.max_tokens = 1024 if backend.name == "ctranslate2" and info["device"] == "cpu" else 4096
     summary = {"backend": backend.name, "compute_type": backend.compute_type, "device": info["device"],
                "sentences": len(corpus)}
     if not a.merge:
