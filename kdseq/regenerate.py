@@ -25,11 +25,13 @@ n-best hypothesis closest to the reference by smoothed sentence BLEU, or sentenc
 """
 import hashlib
 import json
+import math
 import os
 import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 
 import torch
 
@@ -96,20 +98,69 @@ def degenerate_reason(hyp, src, max_len_ratio, max_repeats):
     return None
 
 
+class SentenceBLEU:
+    """sacreBLEU's sentence BLEU (``BLEU(effective_order=True).sentence_score``: exp smoothing, effective order,
+    one reference, the target language's tokenizer), with each text's n-grams counted once: a reference is
+    compared with every hypothesis of its n-best list. Tested equal to sacreBLEU."""
+
+    def __init__(self, tgt_lang):
+        from sacrebleu.metrics import BLEU
+
+        from kdseq.metrics import sacrebleu_tokenize
+
+        self._tokenize = BLEU(tokenize=sacrebleu_tokenize(tgt_lang)).tokenizer
+        self._memo = {}
+
+    def ngrams(self, text):
+        got = self._memo.get(text)
+        if got is None:
+            if len(self._memo) > 100_000:
+                self._memo.clear()
+            toks = self._tokenize(text.rstrip()).split()
+            counts = Counter(tuple(toks[i:i + n]) for n in range(1, 5) for i in range(len(toks) - n + 1))
+            got = self._memo[text] = (counts, len(toks))
+        return got
+
+    def __call__(self, hyp, ref):
+        (h, h_len), (r, r_len) = self.ngrams(hyp), self.ngrams(ref)
+        correct, total = [0] * 4, [0] * 4
+        for g, c in h.items():
+            total[len(g) - 1] += c
+            if g in r:
+                correct[len(g) - 1] += min(c, r[g])
+        if not any(correct):
+            return 0.0
+        bp = 1.0 if h_len >= r_len else math.exp(1 - r_len / h_len)
+        logs, smooth = [], 1.0
+        for n in range(4):
+            if total[n] == 0:
+                break
+            if correct[n] == 0:
+                smooth *= 2
+                logs.append(math.log(100.0 / (smooth * total[n])))
+            else:
+                logs.append(math.log(100.0 * correct[n] / total[n]))
+        return bp * math.exp(sum(logs) / len(logs))
+
+
 def sentence_scorer(metric, tgt_lang):
-    """score(hyp_text, ref_text) with sacreBLEU: smoothed sentence BLEU (exp smoothing, effective order, the
-    target language's tokenizer) or sentence chrF."""
-    from sacrebleu.metrics import BLEU, CHRF
+    """score(hyp_text, ref_text): smoothed sentence BLEU as sacreBLEU computes it, or sacreBLEU's sentence chrF."""
+    from sacrebleu.metrics import CHRF
 
-    from kdseq.metrics import sacrebleu_tokenize
-
+    if (metric, tgt_lang) in _SCORERS:
+        return _SCORERS[metric, tgt_lang]
     if metric == "bleu":
-        m = BLEU(tokenize=sacrebleu_tokenize(tgt_lang), effective_order=True)
+        scorer = SentenceBLEU(tgt_lang)
     elif metric == "chrf":
         m = CHRF()
+        scorer = lambda hyp, ref: m.sentence_score(hyp, [ref]).score  # noqa: E731
     else:
         raise KdseqError(f"--select {metric}: no such selector (choose from {', '.join(SELECTORS)})")
-    return lambda hyp, ref: m.sentence_score(hyp, [ref]).score
+    _SCORERS[metric, tgt_lang] = scorer
+    return scorer
+
+
+_SCORERS = {}  # one per (metric, language): the n-gram memo is shared by every selection of a run
 
 
 def select_hypothesis(texts, ref, score):

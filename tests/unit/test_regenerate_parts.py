@@ -39,6 +39,28 @@ def test_sentence_bleu_is_sacrebleus_smoothed_sentence_bleu():
     assert sentence_scorer("bleu", "en")(hyp, ref) == pytest.approx(ref_impl)
 
 
+def test_sentence_bleu_equals_sacrebleu_on_many_pairs():
+    """The n-gram-memo implementation against sacreBLEU's own sentence_score: random word soup with partial
+    overlaps, empty and one-word hypotheses, punctuation (13a splits it off), and Chinese (tokenizer zh)."""
+    import random
+
+    rng = random.Random(3)
+    words = "der die das Haus Baum , . ( ) - klein groß und oder 1 2 3 Zelle Tabelle".split()
+    pairs = [("", "das Haus"), ("Haus", "das Haus ist klein."), ("x y z", "a b c"), ("das Haus.", "das Haus.")]
+    for _ in range(300):
+        ref = [rng.choice(words) for _ in range(rng.randint(1, 15))]
+        hyp = [w if rng.random() < 0.6 else rng.choice(words) for w in ref][: rng.randint(0, 18)]
+        pairs.append((" ".join(hyp), " ".join(ref)))
+    ours = sentence_scorer("bleu", "de")
+    ref_impl = BLEU(effective_order=True)
+    for hyp, ref in pairs:
+        assert ours(hyp, ref) == pytest.approx(ref_impl.sentence_score(hyp, [ref]).score, abs=1e-9), (hyp, ref)
+    zh = sentence_scorer("bleu", "zh")
+    zh_ref = BLEU(effective_order=True, tokenize="zh")
+    for hyp, ref in (("我们在图表中插入标题", "在图表中插入一个标题"), ("选择格式", "选择格式 - 单元格")):
+        assert zh(hyp, ref) == pytest.approx(zh_ref.sentence_score(hyp, [ref]).score, abs=1e-9)
+
+
 def test_seq_inter_picks_the_hypothesis_closest_to_the_reference():
     ref = "the cat sat on the mat"
     nbest = ["a dog ran", "the cat sat on a mat", "the cat sat on the mat today", "cat mat"]
