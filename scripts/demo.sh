@@ -16,7 +16,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${KDSEQ_VENV:=$ROOT/.venv}"
 : "${TEACHER_PRESET:=cpu-demo}"   # gpu-base with STUDENT_PRESET=gpu-small: the same recipe at GPU scale
 : "${STUDENT_PRESET:=cpu-demo}"
-: "${STUDENT_UPDATES:=}"          # empty: the preset's (cpu-demo: 1000 in this demo, to fit 30 minutes)
+: "${STUDENT_UPDATES:=}"          # empty: 800 for cpu-demo (the demo fits 30 minutes), the preset's otherwise
 : "${STUDENTS:=1}"   # STUDENTS=0: stop after the teacher (about 13 minutes)
 : "${PARALLEL:=$( [ "$(nproc)" -ge 2 ] && [ "$STUDENT_PRESET" = cpu-demo ] && echo 1 || echo 0)}"
 export WORK
@@ -36,22 +36,25 @@ MODELS="$WORK/models"
 RESULTS="$WORK/results"
 mkdir -p "$MODELS"
 
-# train NAME SCRIPT ARGS...: run a training script once (an interrupted run resumes from checkpoint_last.pt),
-# then evaluate the model greedy and with beam 5 on the held-out smath module.
-train_and_evaluate() {
+# train NAME SCRIPT ARGS...: run a training script once (an interrupted run resumes from checkpoint_last.pt).
+train() {
   local name=$1; shift
   if [ ! -f "$MODELS/$name/.done" ]; then
     stamp "$name: training; log: $MODELS/$name.log"
     bash "$@" > "$MODELS/$name.log" 2>&1 || { tail -20 "$MODELS/$name.log"; return 1; }
     touch "$MODELS/$name/.done"
   fi
-  if [ ! -f "$RESULTS/$name.test.beam5.json" ]; then
-    stamp "$name: evaluating greedy and beam 5"
-    bash "$ROOT/scripts/evaluate.sh" "$DATA" "$MODELS/$name/checkpoint_best.pt" "$name" "$RESULTS" > /dev/null
+}
+
+# evaluate NAME: greedy and beam 5 on the held-out smath module, on every core (speeds are comparable).
+evaluate() {
+  if [ ! -f "$RESULTS/$1.test.beam5.json" ]; then
+    stamp "$1: evaluating greedy and beam 5"
+    bash "$ROOT/scripts/evaluate.sh" "$DATA" "$MODELS/$1/checkpoint_best.pt" "$1" "$RESULTS" > /dev/null
   fi
 }
 
-# side_by_side JOB1 JOB2: two student jobs at once, one core each (PARALLEL=1), or one after the other.
+# side_by_side JOB1 JOB2: two student trainings at once, one core each (PARALLEL=1), or one after the other.
 side_by_side() {
   if [ "$PARALLEL" = 1 ]; then
     local fail=0
@@ -65,7 +68,8 @@ side_by_side() {
   fi
 }
 
-train_and_evaluate teacher "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$DATA" "$MODELS/teacher"
+train teacher "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$DATA" "$MODELS/teacher"
+evaluate teacher
 if [ "$STUDENTS" = 0 ]; then
   stamp "done (STUDENTS=0: no students)"
   kdseq-report "$RESULTS"/teacher.test.beam{1,5}.json
@@ -78,8 +82,7 @@ TEACHER="$MODELS/teacher/checkpoint_best.pt"
 REGEN="$MODELS/teacher/regenerated"
 if [ ! -f "$REGEN/bleu/regenerate.json" ]; then
   stamp "teacher regenerates the training corpus (beam 5, 5-best) -> $REGEN"
-  kdseq-regenerate "$DATA" --teacher-path "$TEACHER" --out-dir "$REGEN" --beam 5 --nbest 5 --select best,bleu \
-    --no-progress > "$MODELS/regenerate.json"
+  bash "$ROOT/scripts/regenerate.sh" "$DATA" "$TEACHER" "$REGEN" --no-progress > "$MODELS/regenerate.json"
 fi
 # Word-KD from the offline cache: one teacher pass over train and valid (top-8 per token), then the student
 # trains at the baseline's speed (the online teacher would run on every batch: twice the time on 2 cores).
@@ -91,10 +94,10 @@ fi
 
 UPDATES=()
 if [ -n "$STUDENT_UPDATES" ]; then UPDATES=(--max-update "$STUDENT_UPDATES")
-elif [ "$STUDENT_PRESET" = cpu-demo ]; then UPDATES=(--max-update 1000 --validate-interval-updates 500 --save-interval-updates 500); fi
+elif [ "$STUDENT_PRESET" = cpu-demo ]; then UPDATES=(--max-update 800 --validate-interval-updates 400 --save-interval-updates 400); fi
 student() {  # student NAME METHOD DATA [args...]
   local name=$1 method=$2 data=$3; shift 3
-  train_and_evaluate "student-$name" "$ROOT/scripts/train-student.sh" "$STUDENT_PRESET" "$method" "$data" \
+  train "student-$name" "$ROOT/scripts/train-student.sh" "$STUDENT_PRESET" "$method" "$data" \
     "$MODELS/student-$name" "$@" ${UPDATES[@]+"${UPDATES[@]}"}
 }
 job_baseline() { student baseline baseline "$DATA"; }
@@ -103,6 +106,7 @@ job_seq_kd() { student seq-kd seq-kd "$REGEN/best/bin"; }
 job_seq_inter() { student seq-inter seq-kd "$REGEN/bleu/bin"; }
 side_by_side job_baseline job_word_kd
 side_by_side job_seq_kd job_seq_inter
+for name in baseline word-kd seq-kd seq-inter; do evaluate "student-$name"; done
 
 stamp "done"
 kdseq-report "$RESULTS"/teacher.test.beam{1,5}.json "$RESULTS"/student-{baseline,word-kd,seq-kd,seq-inter}.test.beam{1,5}.json \
