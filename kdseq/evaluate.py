@@ -92,9 +92,9 @@ def markdown_table(results):
     lines = ["| " + " | ".join(h for _, h, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in results:
         lines.append("| " + " | ".join(fmt.format(r[k]) for k, _, fmt in COLUMNS) + " |")
-    sigs = sorted({r["bleu_signature"] for r in results} | {r["chrf_signature"] for r in results})
     lines.append("")
-    lines += [f"sacreBLEU: {s}" for s in sigs]
+    for metric, key in (("BLEU", "bleu_signature"), ("chrF", "chrf_signature")):
+        lines += [f"{metric} signature: {s}" for s in sorted({r[key] for r in results})]
     return "\n".join(lines)
 
 

@@ -22,6 +22,8 @@ def test_evaluate_greedy_and_beam(toy_prepared, toy_teacher, tmp_path):
         assert r["bleu_signature"].startswith("nrefs:1") and "rougeL" in r
     table = cli("kdseq-report", tmp_path / "toy.test.beam1.json", tmp_path / "toy.test.beam4.json").stdout
     assert table.count("| toy |") == 2
+    assert "BLEU signature: nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp" in table
+    assert "chrF signature: nrefs:1|case:mixed|eff:yes|nc:6|nw:0" in table
 
 
 def test_ensemble_of_identical_models_decodes_the_same(toy_prepared, toy_teacher, tmp_path):
