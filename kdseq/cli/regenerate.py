@@ -144,9 +144,12 @@ def main(argv=None):
         rows = R.read_chunks(out, corpus, a.chunk_size, a.num_shards)
         meta = {k: state[k] for k in ("split", "data", "teacher", "backend", "compute_type", "beam", "nbest",
                                       "lenpen")}
+        del backend  # frees the decoder (and its threads) before the scorers fork
+        metrics = sorted({*a.select, "bleu"} - {"best"}) if corpus.has_refs else []
+        scores = R.nbest_scores(rows, corpus, metrics, workers=a.threads or os.cpu_count() or 1)
         for sel in a.select:
             counts = R.merge(corpus, rows, out, sel, a.max_len_ratio, a.max_repeats, a.keep_original,
-                             teacher.dict_dirs[0], meta)
+                             teacher.dict_dirs[0], meta, scores)
             d = counts["dropped"]
             log(f"{sel}: {counts['distilled_kept']} of {counts['sentences']} hypotheses kept (dropped: "
                 f"{d['empty']} empty, {d['length_ratio']} length ratio, {d['repeats']} repeats); "

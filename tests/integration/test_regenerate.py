@@ -118,7 +118,7 @@ def test_seq_inter_selection_on_a_constructed_nbest(runs, toy_prepared, tmp_path
     """Chunks whose n-best lists put the reference at rank 2 (after two wrong hypotheses): seq-inter picks it."""
     from fairseq.data import Dictionary
 
-    from kdseq.regenerate import Corpus, merge
+    from kdseq.regenerate import Corpus, first_argmax, merge, nbest_scores
 
     corpus = Corpus(str(toy_prepared / "bin"), "test")
     d = Dictionary.load(str(toy_prepared / "bin" / "dict.de.txt"))
@@ -133,6 +133,12 @@ def test_seq_inter_selection_on_a_constructed_nbest(runs, toy_prepared, tmp_path
     counts = merge(corpus, rows, str(tmp_path), "best", 3.0, 0, False, str(toy_prepared / "bin"), {})
     assert counts["picked_nbest_rank"] is None
     assert all(set(h.split()) <= {"Hund"} for h in lines(tmp_path / "best" / "raw" / "test.de"))
+    # The scores on forked workers, in slices, are the in-process ones: sentence j's list is sentence j's.
+    one = nbest_scores(rows, corpus, ["bleu", "chrf"])
+    assert nbest_scores(rows, corpus, ["bleu", "chrf"], workers=2, slice_size=7) == one
+    for metric in ("bleu", "chrf"):  # rank 2 is the reference itself
+        assert [sc[2] for sc in one[metric]] == pytest.approx([100.0] * len(corpus))
+        assert [first_argmax(sc) for sc in one[metric]] == [2] * len(corpus)
 
 
 def test_filters_and_keep_original(toy_prepared, tmp_path):
