@@ -25,14 +25,17 @@ from kdseq.errors import KdseqError
 FORMAT_VERSION = 1
 
 
-def fingerprint(dataset, dictionary):
-    """sha256 of the target dictionary and every source/target token id of a LanguagePairDataset."""
+def fingerprint(dataset, dictionary, target=True):
+    """sha256 of ``dictionary``'s symbols and every source (and, with ``target``, target) token id of a
+    LanguagePairDataset. The cache fingerprints the target dictionary and both sides; kdseq-regenerate the
+    source dictionary and the sources (a split it translates may have no target side)."""
     h = hashlib.sha256()
     h.update("\n".join(dictionary.symbols).encode("utf-8"))
     for i in range(len(dataset)):
         h.update(dataset.src[i].numpy().astype(np.int32).tobytes())
-        h.update(b"|")
-        h.update(dataset.tgt[i].numpy().astype(np.int32).tobytes())
+        if target:
+            h.update(b"|")
+            h.update(dataset.tgt[i].numpy().astype(np.int32).tobytes())
         h.update(b"\n")
     return h.hexdigest()
 

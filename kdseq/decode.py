@@ -27,6 +27,20 @@ def batches(task, models, split, max_tokens, batch_size):
     ).next_epoch_itr(shuffle=False)
 
 
+def nbest_hypotheses(hyps, tgt_dict, nbest):
+    """The ``nbest`` first of one sentence's SequenceGenerator hypotheses as (target ids without padding and
+    EOS, score) pairs."""
+    from fairseq import utils
+
+    out = []
+    for h in hyps[:nbest]:
+        toks = utils.strip_pad(h["tokens"], tgt_dict.pad()).tolist()
+        if toks and toks[-1] == tgt_dict.eos():
+            toks = toks[:-1]
+        out.append((toks, float(h["score"])))
+    return out
+
+
 @torch.no_grad()
 def decode_split(task, models, split, beam, max_tokens=4096, batch_size=None, device="cpu", nbest=1,
                  lenpen=1.0, max_len_a=1.2, max_len_b=10):
@@ -53,15 +67,9 @@ def decode_split(task, models, split, beam, max_tokens=4096, batch_size=None, de
         sample = utils.move_to_cuda(sample, device=torch.device(device)) if device != "cpu" else sample
         out = task.inference_step(generator, models, sample)
         for i, sid in enumerate(sample["id"].tolist()):
-            entries = []
-            for h in out[i][:nbest]:
-                toks = utils.strip_pad(h["tokens"], tgt_dict.pad()).int().cpu()
-                if len(toks) and toks[-1] == tgt_dict.eos():
-                    toks = toks[:-1]
-                entries.append({"tokens": toks.tolist(), "score": float(h["score"]),
-                                "text": tgt_dict.string(toks, "sentencepiece")})
-            hyps[sid] = entries
-            n_tokens += len(entries[0]["tokens"]) + 1
+            hyps[sid] = [{"tokens": toks, "score": score, "text": tgt_dict.string(toks, "sentencepiece")}
+                         for toks, score in nbest_hypotheses(out[i], tgt_dict, nbest)]
+            n_tokens += len(hyps[sid][0]["tokens"]) + 1
     if device != "cpu" and torch.cuda.is_available():
         torch.cuda.synchronize()
     wall = time.perf_counter() - start

@@ -13,6 +13,7 @@ from kdseq import metrics
 from kdseq.checkpoints import count_parameters, load_ensemble
 from kdseq.decode import decode_split
 from kdseq.errors import KdseqError
+from kdseq.fileio import atomic_write
 
 
 def read_references(path, expected):
@@ -68,17 +69,10 @@ def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, na
         if output_dir:
             os.makedirs(output_dir, exist_ok=True)
             stem = os.path.join(output_dir, f"{name}.{split}.beam{beam}")
-            _write_atomic(stem + ".hyp", "".join(t + "\n" for t in texts))
-            _write_atomic(stem + ".json", json.dumps(res, indent=1, sort_keys=True) + "\n")
+            atomic_write(stem + ".hyp", "".join(t + "\n" for t in texts))
+            atomic_write(stem + ".json", json.dumps(res, indent=1, sort_keys=True) + "\n")
         results.append(res)
     return results
-
-
-def _write_atomic(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 COLUMNS = [("name", "model", "{}"), ("beam", "beam", "{}"), ("bleu", "BLEU", "{:.2f}"), ("chrf", "chrF", "{:.2f}"),

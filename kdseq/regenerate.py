@@ -36,6 +36,7 @@ from collections import Counter
 import torch
 
 from kdseq.errors import KdseqError
+from kdseq.fileio import atomic_write
 
 SELECTORS = ("best", "bleu", "chrf")
 STATE_KEYS = ("split", "data_fingerprint", "teacher_sha256", "backend", "compute_type", "beam", "nbest", "lenpen",
@@ -50,15 +51,6 @@ def file_sha256(path, block=1 << 20):
         for b in iter(lambda: f.read(block), b""):
             h.update(b)
     return h.hexdigest()
-
-
-def atomic_write(path, text):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def detok(pieces):
@@ -182,7 +174,11 @@ def select_hypothesis(texts, ref, score):
 
 def _score_slice(job):
     metrics, tgt_lang, items = job
-    return {m: [[sentence_scorer(m, tgt_lang)(h, ref) for h in hyps] for hyps, ref in items] for m in metrics}
+    out = {}
+    for m in metrics:
+        score = sentence_scorer(m, tgt_lang)
+        out[m] = [[score(h, ref) for h in hyps] for hyps, ref in items]
+    return out
 
 
 def nbest_scores(rows, corpus, metrics, workers=1, slice_size=2000):
@@ -265,12 +261,10 @@ class Corpus:
         return self.dataset.tgt[i][:-1].tolist()
 
     def fingerprint(self):
-        h = hashlib.sha256()
-        h.update("\n".join(self.src_dict.symbols).encode())
-        for i in range(len(self)):
-            h.update(self.dataset.src[i].numpy().astype("int32").tobytes())
-            h.update(b"\n")
-        return h.hexdigest()
+        """The source dictionary and every source sentence (a resume must translate the same sentences)."""
+        from kdseq.cache import fingerprint
+
+        return fingerprint(self.dataset, self.src_dict, target=False)
 
 
 # ----------------------------------------------------------------------------------------------- backends
@@ -298,22 +292,17 @@ class FairseqBackend:
     def decode(self, batch):
         from fairseq import utils
 
+        from kdseq.decode import nbest_hypotheses
+
         ds = self.corpus.dataset
         sample = ds.collater([ds[i] for i in batch])
         if self.device != "cpu":
             sample = utils.move_to_cuda(sample, device=torch.device(self.device))
         out = self.corpus.task.inference_step(self.generator, self.models, sample)
-        pad, eos = self.corpus.tgt_dict.pad(), self.corpus.tgt_dict.eos()
         res = {}
         for row, sid in enumerate(sample["id"].tolist()):
-            hyps, scores = [], []
-            for h in out[row][: self.nbest]:
-                toks = utils.strip_pad(h["tokens"], pad).tolist()
-                if toks and toks[-1] == eos:
-                    toks = toks[:-1]
-                hyps.append(toks)
-                scores.append(round(float(h["score"]), 6))
-            res[sid] = (hyps, scores)
+            pairs = nbest_hypotheses(out[row], self.corpus.tgt_dict, self.nbest)
+            res[sid] = ([toks for toks, _ in pairs], [round(score, 6) for _, score in pairs])
         return [res[i] for i in batch]
 
 
@@ -457,6 +446,12 @@ def chunk_path(out_dir, split, c):
     return os.path.join(out_dir, "chunks", f"{split}.{c:06d}.jsonl")
 
 
+def missing_chunks(out_dir, corpus, chunk_size):
+    """The chunks of ``corpus`` that have no file in ``out_dir`` yet, and how many chunks there are."""
+    n_chunks = (len(corpus) + chunk_size - 1) // chunk_size
+    return [c for c in range(n_chunks) if not os.path.exists(chunk_path(out_dir, corpus.split, c))], n_chunks
+
+
 def check_state(out_dir, state):
     """Write state.json on the first run; later runs (resumes, other shards) must match it."""
     path = os.path.join(out_dir, "state.json")
@@ -477,9 +472,8 @@ def decode_chunks(backend, corpus, out_dir, chunk_size, num_shards, shard_id, ma
                   max_chunks=None, progress=True, log=print):
     """Decode this shard's chunks that have no file yet. Returns (sentences decoded, target tokens, seconds)."""
     n = len(corpus)
-    n_chunks = (n + chunk_size - 1) // chunk_size
-    todo = [c for c in range(n_chunks) if c % num_shards == shard_id
-            and not os.path.exists(chunk_path(out_dir, corpus.split, c))]
+    missing, n_chunks = missing_chunks(out_dir, corpus, chunk_size)
+    todo = [c for c in missing if c % num_shards == shard_id]
     mine = sum(1 for c in range(n_chunks) if c % num_shards == shard_id)
     if max_chunks is not None:
         todo = todo[:max_chunks]
@@ -517,8 +511,7 @@ def decode_chunks(backend, corpus, out_dir, chunk_size, num_shards, shard_id, ma
 def read_chunks(out_dir, corpus, chunk_size, num_shards=1):
     """The n-best lists of every sentence in corpus order; a missing or damaged chunk is named."""
     n = len(corpus)
-    n_chunks = (n + chunk_size - 1) // chunk_size
-    missing = [c for c in range(n_chunks) if not os.path.exists(chunk_path(out_dir, corpus.split, c))]
+    missing, n_chunks = missing_chunks(out_dir, corpus, chunk_size)
     if missing:
         c = missing[0]
         raise KdseqError(f"{len(missing)} of {n_chunks} chunks are not decoded yet, first {chunk_path(out_dir, corpus.split, c)} "

@@ -137,9 +137,8 @@ def main(argv=None):
         summary.update(decoded_sentences=sents, decoded_target_tokens=toks,
                        sentences_per_s=round(sents / secs, 1) if sents else None,
                        target_tokens_per_s=round(toks / secs, 1) if sents else None)
-    n_chunks = (len(corpus) + a.chunk_size - 1) // a.chunk_size
-    all_done = all(os.path.exists(R.chunk_path(out, a.split, c)) for c in range(n_chunks))
-    if a.merge or (a.num_shards == 1 and all_done):
+    missing, _ = R.missing_chunks(out, corpus, a.chunk_size)
+    if a.merge or (a.num_shards == 1 and not missing):
         t1 = time.perf_counter()
         rows = R.read_chunks(out, corpus, a.chunk_size, a.num_shards)
         meta = {k: state[k] for k in ("split", "data", "teacher", "backend", "compute_type", "beam", "nbest",
@@ -157,8 +156,7 @@ def main(argv=None):
             summary[sel] = counts
         timings["merge_s"] = round(time.perf_counter() - t1, 2)
     elif a.num_shards > 1:
-        left = sum(1 for c in range(n_chunks) if not os.path.exists(R.chunk_path(out, a.split, c)))
-        log(f"shard {a.shard_id} done; {left} chunks of other shards left. When every shard is done (their "
+        log(f"shard {a.shard_id} done; {len(missing)} chunks of other shards left. When every shard is done (their "
             f"chunks/ in {out}), run this command with --merge instead of --shard-id")
     else:
         log(f"stopped after --max-chunks {a.max_chunks}; rerun to continue")
