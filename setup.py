@@ -16,7 +16,8 @@ setup(
             "kdseq-report=kdseq.cli.report:cli_main",
             "kdseq-cache-teacher=kdseq.cli.cache_teacher:cli_main",
             "kdseq-regenerate=kdseq.cli.regenerate:cli_main",
-            "kdseq-extract-libreoffice=kdseq.data.libreoffice:cli_main",
+            "kdseq-extract-libreoffice=kdseq.cli.extract_libreoffice:cli_main",
+            "kdseq-flags=kdseq.cli.flags:cli_main",
         ]
     },
 )

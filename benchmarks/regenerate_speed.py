@@ -29,7 +29,8 @@ BIN = os.path.dirname(sys.executable)
 
 def make_subset(data, n, dest):
     """The first n train pairs of ``data`` as a binarized folder of its own (same dictionaries)."""
-    from kdseq.regenerate import Corpus, write_binarized
+    from kdseq.seqkd.corpus import Corpus
+    from kdseq.seqkd.output import write_binarized
 
     c = Corpus(data, "train")
     n = min(n, len(c))

@@ -28,7 +28,8 @@ def build(data, criterion_args, seed=1):
 
     parser = options.get_training_parser()
     args = options.parse_args_and_arch(parser, input_args=[data, "--user-dir", os.path.join(ROOT, "kdseq"),
-                                                           "--cpu", *STUDENT, *criterion_args])
+                                                           "--cpu", "--task", "translation_kd",
+                                                           "--disable-validation", *STUDENT, *criterion_args])
     cfg = convert_namespace_to_omegaconf(args)
     task = tasks.setup_task(cfg.task)
     task.load_dataset("train")
@@ -63,7 +64,7 @@ def main():
     cache_dir = a.cache_dir or os.path.join(os.path.dirname(os.path.abspath(a.teacher_path)), f"cache-top{a.topk}")
     task, plain_model, plain, plain_opt = build(a.data, ["--criterion", "label_smoothed_cross_entropy"])
     _, online_model, online, online_opt = build(a.data, ["--criterion", "word_kd", "--teacher-path", a.teacher_path])
-    if not os.path.exists(os.path.join(cache_dir, "train.json")):
+    if not os.path.exists(os.path.join(cache_dir, "train", "meta.json")):
         t0 = time.perf_counter()
         meta = kd_cache.build(online.teacher, task, "train", a.topk, cache_dir)
         print(f"built the train cache ({meta['tokens']} tokens, k={a.topk}) in {time.perf_counter() - t0:.0f}s")

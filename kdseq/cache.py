@@ -1,18 +1,25 @@
 """Offline teacher cache: the teacher's top-k tokens and log-probabilities for every target token of a split.
 
 Built once by ``kdseq-cache-teacher``; ``--criterion word_kd --teacher-cache DIR`` then reads it instead of
-running the teacher. Layout of DIR, per split (memory-mapped numpy arrays, 6*k bytes per target token)::
+running the teacher, for each subset under its own name (train, valid, any other --valid-subset). Layout of DIR
+(memory-mapped numpy arrays, 6*k bytes per target token)::
 
-    <split>.ids.npy      uint16 (total_tokens, k)   token ids, most probable first
-    <split>.lp.npy       float32 (total_tokens, k)  log-probabilities (T = 1, renormalised over the k)
-    <split>.offsets.npy  int64 (n + 1,)             rows of sentence i: offsets[i]:offsets[i+1]
-    <split>.json         k, counts, teacher, and a fingerprint of the data and dictionary it was built from
+    kdseq-cache.json       marks the folder as a teacher cache (format version)
+    <split>/ids.npy        uint16 (total_tokens, k)   token ids, most probable first
+    <split>/lp.npy         float32 (total_tokens, k)  log-probabilities (T = 1, renormalised over the k)
+    <split>/offsets.npy    int64 (n + 1,)             rows of sentence i: offsets[i]:offsets[i+1]
+    <split>/meta.json      k, counts, teacher, and a fingerprint of the data and dictionary it was built from
+
+Each ``<split>/`` is built in a temporary folder and renamed into place (kdseq.fileio.staged_dir).
+An ensemble's distribution is the average of its members' probabilities at T = 1 (what fairseq's ensemble
+decoding uses); the student's temperature is applied to that average, online and from the cache alike.
 
 The fingerprint (sha256 over the dictionary's symbols and every source and target token id) makes a cache
 built from another dataset or dictionary fail loudly instead of training on misaligned targets.
 """
 import hashlib
 import json
+import logging
 import os
 import time
 
@@ -22,7 +29,9 @@ import torch
 from kdseq import losses
 from kdseq.errors import KdseqError
 
-FORMAT_VERSION = 1
+log = logging.getLogger(__name__)
+FORMAT_VERSION = 2
+MARKER = "kdseq-cache.json"
 
 
 def fingerprint(dataset, dictionary, target=True):
@@ -40,35 +49,56 @@ def fingerprint(dataset, dictionary, target=True):
     return h.hexdigest()
 
 
-def _paths(cache_dir, split):
-    return {k: os.path.join(cache_dir, f"{split}.{k}") for k in ("ids.npy", "lp.npy", "offsets.npy", "json")}
+def _paths(split_dir):
+    return {k: os.path.join(split_dir, k) for k in ("ids.npy", "lp.npy", "offsets.npy", "meta.json")}
+
+
+def check_unsharded(data):
+    if ":" in str(data):
+        raise KdseqError(f"{data}: sharded data (DATA=a:b) is not supported by the teacher cache (sample ids change "
+                         "with each shard); cache one data folder, or use the online teacher (--teacher-path)")
+
+
+def check_split_name(split):
+    if not split or "/" in split or split.startswith("."):
+        raise KdseqError(f"--splits: {split!r} is not a split name (train, valid, test, ...)")
 
 
 @torch.no_grad()
 def build(teacher, task, split, k, cache_dir, max_tokens=4096, device="cpu", log_every=0):
-    """Run ``teacher`` (a kdseq.teacher.Teacher) over ``split`` of ``task`` and write the cache atomically."""
+    """Run ``teacher`` (a kdseq.teacher.Teacher) over ``split`` of ``task`` and write ``cache_dir/<split>/``
+    atomically (a cache folder may gain splits one at a time; an existing split is rebuilt)."""
     from kdseq.decode import batches
+    from kdseq.fileio import atomic_write, check_output_dir, staged_dir
 
+    check_split_name(split)
+    check_unsharded(task.cfg.data)
     dictionary = task.target_dictionary
     if len(dictionary) > 65536:
         raise KdseqError(f"the target dictionary has {len(dictionary)} entries: the cache stores ids as uint16 "
                          "(at most 65536)")
     if not 1 <= k <= len(dictionary):
         raise KdseqError(f"--topk {k}: must lie in [1, {len(dictionary)}] (the vocabulary size)")
-    task.load_dataset(split)
+    check_output_dir(cache_dir, MARKER)
+    try:
+        task.load_dataset(split)
+    except FileNotFoundError as e:
+        raise KdseqError(f"--splits {split}: not in {task.cfg.data} ({e})") from None
     dataset = task.dataset(split)
+    if dataset.tgt is None:
+        raise KdseqError(f"--splits {split}: {task.cfg.data} has no target side for it: the cache scores targets")
     sizes = np.asarray(dataset.tgt_sizes, dtype=np.int64)  # target lengths with EOS, as binarized
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     total = int(offsets[-1])
     os.makedirs(cache_dir, exist_ok=True)
-    paths = _paths(cache_dir, split)
-    tmp = {name: p + ".tmp" for name, p in paths.items()}
-    ids = np.lib.format.open_memmap(tmp["ids.npy"], mode="w+", dtype=np.uint16, shape=(total, k))
-    lp = np.lib.format.open_memmap(tmp["lp.npy"], mode="w+", dtype=np.float32, shape=(total, k))
-    done = np.zeros(len(dataset), dtype=bool)
+    atomic_write(os.path.join(cache_dir, MARKER), json.dumps({"format": FORMAT_VERSION}) + "\n")
     teacher.to(torch.device(device))
     start = time.perf_counter()
-    try:
+    with staged_dir(os.path.join(cache_dir, split), flag="--out-dir") as tmp:
+        paths = _paths(tmp)
+        ids = np.lib.format.open_memmap(paths["ids.npy"], mode="w+", dtype=np.uint16, shape=(total, k))
+        lp = np.lib.format.open_memmap(paths["lp.npy"], mode="w+", dtype=np.float32, shape=(total, k))
+        done = np.zeros(len(dataset), dtype=bool)
         for step, sample in enumerate(batches(task, teacher.models, split, max_tokens, None)):
             if "net_input" not in sample:
                 continue
@@ -78,35 +108,26 @@ def build(teacher, task, split, k, cache_dir, max_tokens=4096, device="cpu", log
                 sample = utils.move_to_cuda(sample, device=torch.device(device))
             logprobs = losses.ensemble_logprobs(teacher(sample["net_input"]))
             top_ids, top_lp = losses.topk_logprobs(logprobs, k)
-            target = sample["target"]
             for row, sid in enumerate(sample["id"].tolist()):
                 n = int(sizes[sid])
-                assert int(target[row].ne(dictionary.pad()).sum()) == n
                 ids[offsets[sid]:offsets[sid + 1]] = top_ids[row, :n].cpu().numpy().astype(np.uint16)
                 lp[offsets[sid]:offsets[sid + 1]] = top_lp[row, :n].cpu().numpy()
                 done[sid] = True
             if log_every and step % log_every == 0:
-                print(f"kdseq-cache-teacher: {int(done.sum())}/{len(dataset)} sentences", flush=True)
+                log.info(f"{int(done.sum())}/{len(dataset)} sentences")
         if not done.all():
             raise KdseqError(f"{int((~done).sum())} sentences of {split!r} were skipped (longer than the teacher's "
                              "max positions?): the cache must cover every sentence")
         ids.flush()
         lp.flush()
         del ids, lp
-        with open(tmp["offsets.npy"], "wb") as f:  # a file object: np.save would append .npy to the name
+        with open(paths["offsets.npy"], "wb") as f:  # a file object: np.save would append .npy to the name
             np.save(f, offsets)
         meta = {"format": FORMAT_VERSION, "split": split, "k": k, "sentences": len(dataset), "tokens": total,
                 "teacher": teacher.paths, "data": task.cfg.data, "dictionary_size": len(dictionary),
                 "fingerprint": fingerprint(dataset, dictionary), "seconds": time.perf_counter() - start}
-        with open(tmp["json"], "w") as f:
+        with open(paths["meta.json"], "w") as f:
             json.dump(meta, f, indent=1)
-        for name in ("ids.npy", "lp.npy", "offsets.npy", "json"):  # the json last: it marks a complete cache
-            os.replace(tmp[name], paths[name])
-    except BaseException:
-        for p in tmp.values():
-            if os.path.exists(p):
-                os.remove(p)
-        raise
     return meta
 
 
@@ -114,19 +135,37 @@ class TeacherCache:
     """Read side: top-k ids and log-probabilities of a batch's target tokens, memory-mapped."""
 
     def __init__(self, cache_dir, split):
-        paths = _paths(cache_dir, split)
-        if not os.path.exists(paths["json"]):
-            raise KdseqError(f"--teacher-cache {cache_dir}: no cache for split {split!r} ({paths['json']} missing): "
-                             f"build it with kdseq-cache-teacher --split {split}")
-        with open(paths["json"]) as f:
-            self.meta = json.load(f)
+        paths = _paths(os.path.join(cache_dir, split))
+        if not os.path.exists(paths["meta.json"]):
+            old = os.path.exists(os.path.join(cache_dir, f"{split}.json"))
+            raise KdseqError(f"--teacher-cache {cache_dir}: no cache for subset {split!r} ({paths['meta.json']} "
+                             "missing): " + ("it was built by an older kdseq; rebuild it" if old else
+                                             f"build it with kdseq-cache-teacher --splits {split}"))
+        try:
+            with open(paths["meta.json"]) as f:
+                self.meta = json.load(f)
+            k, n, tokens = self.meta["k"], self.meta["sentences"], self.meta["tokens"]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise KdseqError(f"{paths['meta.json']}: damaged cache metadata ({e}): rebuild it with "
+                             "kdseq-cache-teacher") from None
         if self.meta.get("format") != FORMAT_VERSION:
-            raise KdseqError(f"{paths['json']}: cache format {self.meta.get('format')}, expected {FORMAT_VERSION}: "
-                             "rebuild it with kdseq-cache-teacher")
-        self.path, self.split, self.k = paths["json"], split, self.meta["k"]
-        self.ids = np.load(paths["ids.npy"], mmap_mode="r")
-        self.lp = np.load(paths["lp.npy"], mmap_mode="r")
-        self.offsets = np.load(paths["offsets.npy"])
+            raise KdseqError(f"{paths['meta.json']}: cache format {self.meta.get('format')}, expected "
+                             f"{FORMAT_VERSION}: rebuild it with kdseq-cache-teacher")
+        self.path, self.split, self.k = paths["meta.json"], split, k
+        arrays = {}
+        for name, shape in (("ids.npy", (tokens, k)), ("lp.npy", (tokens, k)), ("offsets.npy", (n + 1,))):
+            try:
+                arrays[name] = np.load(paths[name], mmap_mode="r")
+            except (OSError, ValueError, EOFError) as e:
+                raise KdseqError(f"{paths[name]}: damaged or truncated cache file ({e}): rebuild the cache with "
+                                 "kdseq-cache-teacher") from None
+            if arrays[name].shape != shape:
+                raise KdseqError(f"{paths[name]}: holds an array of shape {arrays[name].shape}, {paths['meta.json']} "
+                                 f"says {shape}: the cache is damaged; rebuild it with kdseq-cache-teacher")
+        self.ids, self.lp = arrays["ids.npy"], arrays["lp.npy"]
+        self.offsets = np.asarray(arrays["offsets.npy"])
+        if self.offsets[-1] != tokens:
+            raise KdseqError(f"{paths['offsets.npy']}: does not match {paths['meta.json']}: rebuild the cache")
         self.checked = False
 
     def check(self, dataset, dictionary):
@@ -134,8 +173,8 @@ class TeacherCache:
         if len(dataset) != self.meta["sentences"] or len(dictionary) != self.meta["dictionary_size"] \
                 or fingerprint(dataset, dictionary) != self.meta["fingerprint"]:
             raise KdseqError(f"--teacher-cache: {self.path} was built from other data or another dictionary "
-                             f"({self.meta['sentences']} sentences of {self.meta['data']}, split {self.split}); "
-                             "rebuild it with kdseq-cache-teacher on this data")
+                             f"({self.meta['sentences']} sentences of {self.meta['data']}, subset {self.split}; "
+                             f"this subset has {len(dataset)}): rebuild it with kdseq-cache-teacher on this data")
         self.checked = True
 
     def lookup(self, sample_ids, lengths, device):

@@ -31,12 +31,29 @@ def load_ensemble(path_spec, data_dir=None, flag="--path", device="cpu", fp16=Fa
     """(models, task, cfg) for the checkpoints in ``path_spec``; models in eval mode on ``device``."""
     from fairseq import checkpoint_utils
 
+    from kdseq.teacher import check_checkpoint_dictionaries, dictionary_path
+
     paths = split_paths(path_spec, flag)
     overrides = {"data": data_dir} if data_dir else {}
+    if data_dir:
+        for path in paths:  # the model must read and write the data's vocabulary, not one of the same size
+            try:
+                state = checkpoint_utils.load_checkpoint_to_cpu(path)
+                cfg_task = state["cfg"].task
+            except Exception as e:  # a corrupt file raises UnpicklingError, EOFError, RuntimeError, KeyError, ...
+                raise KdseqError(f"{flag}: cannot load checkpoint {path}: {type(e).__name__}: {e}") from None
+            files = {side: dictionary_path(cfg_task, side, data_dir) for side in ("source", "target")}
+            for f in files.values():
+                if not os.path.exists(f):
+                    raise KdseqError(f"{data_dir}: no {os.path.basename(f)} (the dictionary of the languages "
+                                     f"{path} was trained on): give the binarized folder of that language pair")
+            check_checkpoint_dictionaries(state, path, files, flag)
+            del state
     try:
         models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(paths, arg_overrides=overrides)
     except Exception as e:  # a corrupt file raises UnpicklingError, EOFError, RuntimeError, KeyError, ...
-        raise KdseqError(f"{flag}: cannot load checkpoint(s) {path_spec}: {type(e).__name__}: {e}") from e
+        raise KdseqError(f"{flag}: cannot load checkpoint(s) {path_spec}: {type(e).__name__}: {str(e)[:300]}") \
+            from None
     for m in models:
         m.eval()
         if fp16:
@@ -49,13 +66,19 @@ def count_parameters(models):
     return sum(p.numel() for m in models for p in m.parameters())
 
 
-def translation_task(data_dir, task="translation"):
+def translation_task(data_dir, task="translation", flag="DATA"):
     """A fairseq translation task on ``data_dir`` built the way fairseq's CLIs build it (every default and
     interpolation resolved; languages inferred from the dictionary files)."""
+    import glob
+
     from fairseq import options, tasks
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
     if not os.path.isdir(data_dir):
-        raise KdseqError(f"{data_dir}: no such data folder (give a fairseq binarized folder, e.g. <prepared>/bin)")
+        raise KdseqError(f"{flag} {data_dir}: no such data folder (give a fairseq binarized folder, e.g. "
+                         "<prepared>/bin)")
+    if len(glob.glob(os.path.join(glob.escape(data_dir), "dict.*.txt"))) < 2:
+        raise KdseqError(f"{flag} {data_dir}: not a fairseq binarized folder (it needs dict.<src>.txt and "
+                         "dict.<tgt>.txt; kdseq-prepare writes one as <out-dir>/bin)")
     args = options.parse_args_and_arch(options.get_generation_parser(), input_args=[data_dir, "--task", task])
     return tasks.setup_task(convert_namespace_to_omegaconf(args).task)

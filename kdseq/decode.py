@@ -3,9 +3,15 @@
 fairseq-generate prints hypotheses in batch (length-sorted) order; here every hypothesis is stored under its
 sample id, so the output is line-aligned with the source file whatever the batching.
 """
+import logging
 import time
 
+import numpy as np
 import torch
+
+from kdseq.errors import KdseqError
+
+log = logging.getLogger(__name__)
 
 
 def build_generator(task, models, beam, lenpen=1.0, max_len_a=1.2, max_len_b=10, nbest=1):
@@ -16,14 +22,45 @@ def build_generator(task, models, beam, lenpen=1.0, max_len_a=1.2, max_len_b=10,
     return task.build_generator(models, gen)
 
 
-def batches(task, models, split, max_tokens, batch_size):
+def max_source_positions(task, models):
+    from fairseq import utils
+
+    pos = utils.resolve_max_positions(task.max_positions(), *[m.max_positions() for m in models])
+    return int(pos[0] if isinstance(pos, tuple) else pos)
+
+
+def truncate_long_sources(task, split, models):
+    """Cut the sources of ``split`` that are longer than the models' positions to fit (EOS kept), so that
+    decoding goes on; returns how many were cut. fairseq would stop with an error about a flag kdseq's
+    commands do not have."""
+    from fairseq.data import AppendTokenDataset, StripTokenDataset, TruncateDataset
+
+    ds = task.dataset(split)
+    limit = max_source_positions(task, models)
+    sizes = np.asarray(ds.src_sizes)
+    n_long = int((sizes > limit).sum())
+    if n_long:
+        eos = task.source_dictionary.eos()
+        ds.src = AppendTokenDataset(TruncateDataset(StripTokenDataset(ds.src, eos), limit - 1), eos)
+        ds.src_sizes = np.minimum(sizes, limit)
+        ds.sizes = np.vstack((ds.src_sizes, ds.tgt_sizes)).T if ds.tgt_sizes is not None else ds.src_sizes
+        log.warning(f"{n_long} sources of {split} are longer than the model's {limit} positions (longest "
+                    f"{int(sizes.max())} tokens): the model reads their first {limit - 1} tokens")
+    return n_long
+
+
+def batches(task, models, split, max_tokens, batch_size, source_only=False):
+    """Batches of ``split`` in a fixed order; ``source_only``: only sources must fit the models (decoding never
+    reads the reference targets); otherwise a sentence that does not fit is left out (and the caller counts)."""
     from fairseq import utils
 
     dataset = task.dataset(split)
+    limit = utils.resolve_max_positions(task.max_positions(), *[m.max_positions() for m in models])
+    if source_only:
+        limit = (max_source_positions(task, models), 1 << 30)
     return task.get_batch_iterator(
-        dataset=dataset, max_tokens=max_tokens, max_sentences=batch_size,
-        max_positions=utils.resolve_max_positions(task.max_positions(), *[m.max_positions() for m in models]),
-        ignore_invalid_inputs=False, required_batch_size_multiple=1, seed=1, num_workers=0,
+        dataset=dataset, max_tokens=max_tokens, max_sentences=batch_size, max_positions=limit,
+        ignore_invalid_inputs=not source_only, required_batch_size_multiple=1, seed=1, num_workers=0,
     ).next_epoch_itr(shuffle=False)
 
 
@@ -49,10 +86,11 @@ def decode_split(task, models, split, beam, max_tokens=4096, batch_size=None, de
     hyps[i] is the list of the ``nbest`` best hypotheses of sentence i (corpus order), each a dict with
     'tokens' (list of target ids, no EOS), 'text' (detokenized: sentencepiece pieces joined) and 'score'.
     stats: sentences, target_tokens (of the best hypotheses, EOS included as fairseq-generate counts them),
-    wall_s (the decoding loop only, model loading excluded).
+    wall_s (the decoding loop only, model loading excluded), truncated_sources (cut to the model's positions).
     """
     from fairseq import utils
 
+    truncated = truncate_long_sources(task, split, models)
     generator = build_generator(task, models, beam, lenpen, max_len_a, max_len_b, nbest)
     tgt_dict = task.target_dictionary
     n = len(task.dataset(split))
@@ -61,7 +99,7 @@ def decode_split(task, models, split, beam, max_tokens=4096, batch_size=None, de
     if device != "cpu" and torch.cuda.is_available():
         torch.cuda.synchronize()
     start = time.perf_counter()
-    for sample in batches(task, models, split, max_tokens, batch_size):
+    for sample in batches(task, models, split, max_tokens, batch_size, source_only=True):
         if "net_input" not in sample:
             continue
         sample = utils.move_to_cuda(sample, device=torch.device(device)) if device != "cpu" else sample
@@ -75,6 +113,5 @@ def decode_split(task, models, split, beam, max_tokens=4096, batch_size=None, de
     wall = time.perf_counter() - start
     missing = [i for i, h in enumerate(hyps) if h is None]
     if missing:
-        raise RuntimeError(f"{len(missing)} sentences of split {split!r} were not decoded (first id {missing[0]}): "
-                           "are some longer than the model's max positions?")
-    return hyps, {"sentences": n, "target_tokens": n_tokens, "wall_s": wall}
+        raise KdseqError(f"{len(missing)} sentences of split {split!r} were not decoded (first id {missing[0]})")
+    return hyps, {"sentences": n, "target_tokens": n_tokens, "wall_s": wall, "truncated_sources": truncated}

@@ -4,8 +4,8 @@ One result (a flat dict, written as JSON) per decode; :func:`markdown_table` put
 side. Used by ``kdseq-evaluate`` and ``kdseq-report``.
 """
 import json
+import logging
 import os
-import sys
 
 import torch
 
@@ -15,10 +15,20 @@ from kdseq.decode import decode_split
 from kdseq.errors import KdseqError
 from kdseq.fileio import atomic_write
 
+log = logging.getLogger(__name__)
+
 
 def read_references(path, expected):
-    with open(path, encoding="utf-8") as f:
-        refs = [line.rstrip("\n") for line in f]
+    """One reference per line, lines split at LF only (a stray CR inside a line must not shift the rest)."""
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            refs = [line.rstrip("\r") for line in f.read().split("\n")]
+    except FileNotFoundError:
+        raise KdseqError(f"--reference {path}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise KdseqError(f"--reference {path}: not UTF-8 ({e.reason} at byte {e.start}): convert it to UTF-8") from None
+    if refs and refs[-1] == "":
+        refs.pop()
     if len(refs) != expected:
         raise KdseqError(f"--reference {path} has {len(refs)} lines but the split has {expected} sentences: "
                          "give the reference file of this split")
@@ -46,8 +56,8 @@ def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, na
     if reference:
         refs = read_references(reference, n)
     else:
-        print(f"kdseq-evaluate: warning: no --reference and no raw/{split}.{tgt_lang} beside {data_dir}; "
-              "scoring against the binarized target (unknown words become <unk>)", file=sys.stderr)
+        log.warning(f"warning: no --reference and no raw/{split}.{tgt_lang} beside {data_dir}; scoring against the "
+                    "binarized target (unknown words become <unk>)")
         ds = task.dataset(split)
         refs = [task.target_dictionary.string(ds.tgt[i][:-1], "sentencepiece") for i in range(n)]
     params = count_parameters(models)
@@ -64,7 +74,8 @@ def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, na
                "fp16": fp16, "params": params, "ensemble_size": len(models),
                "sentences": stats["sentences"], "target_tokens": stats["target_tokens"], "wall_s": stats["wall_s"],
                "sent_per_s": stats["sentences"] / stats["wall_s"],
-               "tgt_tokens_per_s": stats["target_tokens"] / stats["wall_s"], "reference": reference}
+               "tgt_tokens_per_s": stats["target_tokens"] / stats["wall_s"], "reference": reference,
+               "truncated_sources": stats["truncated_sources"]}
         res.update(metrics.score(texts, refs, tgt_lang))
         if output_dir:
             os.makedirs(output_dir, exist_ok=True)

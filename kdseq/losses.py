@@ -1,8 +1,9 @@
 """Word-level distillation losses as pure functions (imported by the criterions and the tests).
 
-Shapes: ``student_logits`` is (N, V) over the N non-padding target positions; teacher distributions are given
-either densely as log-probabilities (N, V) or sparsely as top-k (ids (N, k), log-probabilities (N, k)).
-Everything is computed in float32 whatever the training precision.
+Shapes: ``student_logits`` is (N, V), one row per target position of the batch (B*T rows, padding included:
+the criterion passes a ``row_mask`` that zeroes the padding rows rather than copying the others out); teacher
+distributions are given either densely as log-probabilities (N, V) or sparsely as top-k (ids (N, k),
+log-probabilities (N, k)). Everything is computed in float32 whatever the training precision.
 """
 import torch
 import torch.nn.functional as F

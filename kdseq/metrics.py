@@ -2,15 +2,20 @@
 
 ROUGE uses rouge-score, whose default tokenizer keeps only [a-z0-9] and so scores Chinese as 0 (and drops
 German umlauts). :class:`RougeTokenizer` keeps every letter and digit of any script and splits CJK text into
-single characters, the usual unit for Chinese ROUGE (e.g. Ayana et al. 2018, LCSTS).
+single characters, the usual unit for Chinese ROUGE (e.g. Ayana et al. 2018, LCSTS). Text is NFC-normalised
+first, so a decomposed accent (e + U+0301) stays inside its word, and every CJK ideograph block (the unified
+block, extensions A to H, compatibility ideographs) counts alike.
 """
 import re
+import unicodedata
 
 from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU, CHRF
 
-CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-_TOKEN = re.compile(rf"[{CJK_CHARS}]|(?:(?![{CJK_CHARS}])[^\W_])+")
+CJK_CHARS = ("\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
+             "\U00020000-\U0003ffff")  # kana, ext. A, unified, compatibility, hangul; ext. B-H, compat. suppl.
+_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"  # combining marks with no NFC form
+_TOKEN = re.compile(rf"[{CJK_CHARS}]|(?:(?![{CJK_CHARS}])[^\W_]|[{_MARKS}])+")
 
 
 def is_cjk_lang(lang):
@@ -27,7 +32,7 @@ class RougeTokenizer:
     """Lower-cased tokens: each CJK character alone, runs of other letters/digits (any script) as words."""
 
     def tokenize(self, text):
-        return _TOKEN.findall(text.lower())
+        return _TOKEN.findall(unicodedata.normalize("NFC", text).lower())
 
 
 def bleu(hyps, refs, lang):

@@ -16,8 +16,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${KDSEQ_VENV:=$ROOT/.venv}"
 : "${TEACHER_PRESET:=cpu-demo}"   # gpu-base with STUDENT_PRESET=gpu-small: the same recipe at GPU scale
 : "${STUDENT_PRESET:=cpu-demo}"
-: "${STUDENT_UPDATES:=}"          # empty: 800 for cpu-demo (the demo fits 30 minutes), the preset's otherwise
-: "${STUDENTS:=1}"   # STUDENTS=0: stop after the teacher (about 13 minutes)
+: "${TEACHER_UPDATES:=}"          # empty: 1200 for cpu-demo (the demo fits 30 minutes), the preset's otherwise
+: "${STUDENT_UPDATES:=}"          # empty: 500 for cpu-demo, the preset's otherwise
+: "${STUDENTS:=1}"   # STUDENTS=0: stop after the teacher
 : "${PARALLEL:=$( [ "$(nproc)" -ge 2 ] && [ "$STUDENT_PRESET" = cpu-demo ] && echo 1 || echo 0)}"
 export WORK
 start=$(date +%s)
@@ -68,7 +69,10 @@ side_by_side() {
   fi
 }
 
-train teacher "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$DATA" "$MODELS/teacher"
+T_UPDATES=()
+if [ -n "$TEACHER_UPDATES" ]; then T_UPDATES=(--max-update "$TEACHER_UPDATES")
+elif [ "$TEACHER_PRESET" = cpu-demo ]; then T_UPDATES=(--max-update 1200 --validate-interval-updates 600 --save-interval-updates 600); fi
+train teacher "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$DATA" "$MODELS/teacher" ${T_UPDATES[@]+"${T_UPDATES[@]}"}
 evaluate teacher
 if [ "$STUDENTS" = 0 ]; then
   stamp "done (STUDENTS=0: no students)"
@@ -94,7 +98,7 @@ fi
 
 UPDATES=()
 if [ -n "$STUDENT_UPDATES" ]; then UPDATES=(--max-update "$STUDENT_UPDATES")
-elif [ "$STUDENT_PRESET" = cpu-demo ]; then UPDATES=(--max-update 800 --validate-interval-updates 400 --save-interval-updates 400); fi
+elif [ "$STUDENT_PRESET" = cpu-demo ]; then UPDATES=(--max-update 500 --validate-interval-updates 250 --save-interval-updates 250); fi
 student() {  # student NAME METHOD DATA [args...]
   local name=$1 method=$2 data=$3; shift 3
   train "student-$name" "$ROOT/scripts/train-student.sh" "$STUDENT_PRESET" "$method" "$data" \

@@ -3,7 +3,8 @@
 #
 #   scripts/train-student.sh PRESET METHOD DATA_BIN SAVE_DIR [TEACHER.pt[:TEACHER2.pt]] [extra fairseq-train args...]
 #
-# PRESET: cpu-demo (2+2 layers, 128 wide, ~1.3M parameters with a 4k vocabulary) | gpu-small (3+3 layers, 256 wide)
+# PRESET: cpu-demo (2+2 layers, 128 wide, 1.4M parameters with a 4k vocabulary) | gpu-small (3+3 layers, 256 wide,
+#         about 7.5M parameters with an 8k vocabulary)
 # METHOD: baseline  label-smoothed cross-entropy on the gold data
 #         word-kd   --criterion word_kd: 0.5 * hard + 0.5 * soft (KL to the teacher, T=1; Kim & Rush 2016);
 #                   override with e.g. --kd-alpha 0.9 --kd-temperature 2, --kd-loss mse, --kd-anneal, --kd-topk 8,
@@ -19,14 +20,10 @@ usage() { echo "usage: $0 {cpu-demo|gpu-small} {baseline|word-kd|seq-kd} DATA_BI
 PRESET=$1 METHOD=$2 DATA=$3 SAVE=$4
 shift 4
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-: "${PYTHON:=python}"
 : "${SEED:=1}"
-
-if "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-  DEVICE_ARGS=(--fp16)
-else
-  DEVICE_ARGS=(--cpu)
-fi
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
+check_data "$DATA"
 
 case "$PRESET" in
   cpu-demo)
@@ -63,10 +60,10 @@ case "$METHOD" in
   *) echo "error: unknown method '$METHOD'" >&2; usage ;;
 esac
 
-echo "[train-student] $PRESET $METHOD on $DATA -> $SAVE (${DEVICE_ARGS[*]})"
+echo "[train-student] $PRESET $METHOD on $DATA -> $SAVE ($DEVICE)"
 mkdir -p "$SAVE"
 cd "$ROOT"
 "$PYTHON" -m fairseq_cli.train "$DATA" --user-dir "$ROOT/kdseq" --save-dir "$SAVE" --seed "$SEED" \
-  "${ARGS[@]}" "${CRIT[@]}" "${DEVICE_ARGS[@]}" --log-format simple --log-interval 50 \
+  "${ARGS[@]}" "${CRIT[@]}" ${DEVICE_ARGS[@]+"${DEVICE_ARGS[@]}"} ${FP16_ARGS[@]+"${FP16_ARGS[@]}"} --log-format simple --log-interval 50 \
   --best-checkpoint-metric nll_loss --skip-invalid-size-inputs-valid-test "$@"
 echo "[train-student] done: $SAVE/checkpoint_best.pt"

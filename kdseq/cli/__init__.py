@@ -13,23 +13,35 @@ def user_errors(prog):
     def wrap(main):
         @functools.wraps(main)
         def run(argv=None):
-            quiet_logs()
+            quiet_logs(prog)
             try:
                 return main(argv) or 0
             except KdseqError as e:
                 print(f"{prog}: error: {e}", file=sys.stderr)
                 return 2
+            except KeyboardInterrupt:  # Ctrl-C: no traceback; outputs are staged, so nothing half-written stays
+                print(f"{prog}: interrupted; nothing partial was kept (a regeneration resumes from its last "
+                      "chunk): rerun the same command", file=sys.stderr)
+                return 130
 
         return run
 
     return wrap
 
 
-def quiet_logs():
-    """Warnings and errors only: fairseq logs every dataset load at INFO, torch warns about pin_memory on CPU."""
+def quiet_logs(prog="kdseq"):
+    """Warnings and errors only from fairseq (it logs every dataset load at INFO) and torch (pin_memory on CPU);
+    kdseq's own library messages (logging, INFO and up) are printed as ``prog: message``."""
     # force: importing kdseq imports fairseq, which has already configured the root logger at INFO
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING, stream=sys.stderr,
                         force=True)
+    kd = logging.getLogger("kdseq")
+    kd.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{prog}: %(message)s"))
+    kd.addHandler(handler)
+    kd.setLevel(logging.INFO)
+    kd.propagate = False
     warnings.filterwarnings("ignore", category=UserWarning, module=r"hydra\..*")
     warnings.filterwarnings("ignore", message=r"\s*'config' is validated against ConfigStore")
     warnings.filterwarnings("ignore", message=".*pin_memory.*")

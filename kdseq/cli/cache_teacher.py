@@ -24,13 +24,21 @@ def get_parser():
 def main(argv=None):
     from kdseq import cache
     from kdseq.checkpoints import translation_task
+    from kdseq.errors import KdseqError
+    from kdseq.fileio import inside
     from kdseq.teacher import Teacher
 
     a = get_parser().parse_args(argv)
+    cache.check_unsharded(a.data)
+    if a.topk < 1:
+        raise KdseqError(f"--topk {a.topk}: must be at least 1")
+    if inside(a.out_dir, a.data) or inside(a.data, a.out_dir):
+        raise KdseqError(f"--out-dir {a.out_dir} and the data {a.data} overlap: put the cache outside the data folder "
+                         "(the input is never written to)")
     task = translation_task(a.data)
     teacher = Teacher(a.teacher_path, task, a.teacher_data)
     device = "cuda" if torch.cuda.is_available() and not a.cpu else "cpu"
-    for split in a.splits.split(","):
+    for split in [x for x in a.splits.split(",") if x]:
         meta = cache.build(teacher, task, split, a.topk, a.out_dir, a.max_tokens, device)
         meta.pop("fingerprint")
         print(json.dumps(meta))

@@ -1,5 +1,6 @@
 """kdseq-evaluate: decode a test split greedy and with beam search, score it, time it, print a table."""
 import argparse
+import math
 
 from kdseq.cli import user_errors
 from kdseq.errors import KdseqError
@@ -32,6 +33,10 @@ def main(argv=None):
         raise KdseqError(f"--beams {a.beams!r}: give comma-separated integers, e.g. 1,5") from None
     if any(b < 1 for b in beams):
         raise KdseqError(f"--beams {a.beams!r}: beam sizes must be >= 1")
+    if not math.isfinite(a.lenpen):
+        raise KdseqError(f"--lenpen {a.lenpen}: must be a finite number")
+    if a.max_tokens < 1 or (a.batch_size is not None and a.batch_size < 1):
+        raise KdseqError("--max-tokens and --batch-size must be at least 1")
     results = evaluate(a.path, a.data, a.split, beams, a.reference, a.name, a.max_tokens, a.batch_size,
                        "cpu" if a.cpu else None, a.fp16, a.lenpen, a.output_dir)
     print(markdown_table(results))

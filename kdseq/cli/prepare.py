@@ -28,7 +28,15 @@ def get_parser():
                    help="remove from train the pairs whose source occurs in valid/test, instead of failing")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workers", type=int, default=1, help="fairseq-preprocess workers")
-    p.add_argument("--force", action="store_true", help="rebuild even if --out-dir is already prepared")
+    p.add_argument("--spm-model", help="reuse this sentencepiece model (e.g. another preparation's spm.model) "
+                                       "instead of training one: students and teachers share vocabularies")
+    p.add_argument("--dict", help="with --spm-model: reuse this fairseq dictionary (e.g. <prepared>/bin/dict.en.txt)"
+                                  " for both sides, so the binarized ids match the other preparation's")
+    p.add_argument("--teacher-source-lang", metavar="L",
+                   help="the corpus has a third side, the source a teacher reads (a TSV's third field, or "
+                        "PREFIX.teacher.L), kept aligned through every filter and binarized into <out-dir>/bin-teacher")
+    p.add_argument("--force", action="store_true",
+                   help="rebuild a kdseq-prepare output made from other inputs or settings")
     return p
 
 
@@ -38,7 +46,8 @@ def main(argv=None):
     counts = prepare(a.train, a.valid, a.test, a.src_lang, a.tgt_lang, a.out_dir, vocab_size=a.vocab_size,
                      valid_size=a.valid_size, test_size=a.test_size, drop_overlap=a.drop_overlap,
                      max_len=a.max_len, character_coverage=a.character_coverage, seed=a.seed,
-                     workers=a.workers, force=a.force)
+                     workers=a.workers, force=a.force, spm_model=a.spm_model, dictionary=a.dict,
+                     teacher_lang=a.teacher_source_lang)
     print(json.dumps(counts, sort_keys=True))
 
 

@@ -6,14 +6,13 @@ dictionaries, ready for fairseq-train.
   kdseq-regenerate DATA_BIN --teacher-path T.pt --out-dir OUT --nbest 5 --select best,bleu  # + seq-inter
   kdseq-regenerate ... --num-shards 4 --shard-id 2     # on each of 4 machines (one folder, or copy chunks/)
   kdseq-regenerate ... --num-shards 4 --merge          # then once: restore the order and binarize
+  kdseq-regenerate DATA_BIN --teacher-source TEACHER_BIN ...  # the teacher reads another aligned source
 
 A killed run, rerun with the same command, continues from the last finished chunk.
 """
 import argparse
 import json
-import os
-import sys
-import time
+import math
 
 from kdseq.cli import user_errors
 
@@ -24,7 +23,11 @@ def get_parser():
     p.add_argument("data", help="binarized data folder whose SPLIT the teacher translates (e.g. <prepared>/bin)")
     p.add_argument("--teacher-path", required=True, help="teacher checkpoint, or an ensemble joined by ':'")
     p.add_argument("--teacher-data", help="the teacher's data folder, if it moved since training (dictionaries)")
-    p.add_argument("--out-dir", required=True, help="work and output folder (see kdseq/regenerate.py)")
+    p.add_argument("--out-dir", required=True, help="work and output folder (layout: kdseq/seqkd/__init__.py)")
+    p.add_argument("--teacher-source", help="a binarized folder with the same split, aligned line by line, whose "
+                                            "sources the teacher reads instead of DATA's (e.g. the English "
+                                            "headline of each article); the output pairs DATA's source with the "
+                                            "teacher's output")
     p.add_argument("--split", default="train")
     g = p.add_argument_group("decoding")
     g.add_argument("--backend", choices=["auto", "ctranslate2", "fairseq"], default="auto",
@@ -71,13 +74,19 @@ def get_parser():
 
 
 def check_args(p, a):
-    from kdseq.regenerate import SELECTORS
+    from kdseq.seqkd import SELECTORS
 
     for flag, v, lo in (("--beam", a.beam, 1), ("--nbest", a.nbest, 1), ("--chunk-size", a.chunk_size, 1),
                         ("--num-shards", a.num_shards, 1), ("--max-tokens", a.max_tokens or 1, 1),
-                        ("--max-sentences", a.max_sentences, 1)):
+                        ("--max-sentences", a.max_sentences, 1), ("--threads", a.threads, 0),
+                        ("--max-chunks", 1 if a.max_chunks is None else a.max_chunks, 1)):
         if v < lo:
             p.error(f"{flag} {v}: must be at least {lo}")
+    for flag, v in (("--lenpen", a.lenpen), ("--max-len-a", a.max_len_a), ("--max-len-ratio", a.max_len_ratio)):
+        if not math.isfinite(v) or v < 0:
+            p.error(f"{flag} {v}: must be a finite number >= 0")
+    if a.max_len_b < 0 or a.max_repeats < 0:
+        p.error("--max-len-b and --max-repeats must be >= 0")
     if a.nbest > a.beam:
         p.error(f"--nbest {a.nbest} is larger than --beam {a.beam}: beam search keeps only --beam hypotheses")
     if not 0 <= a.shard_id < a.num_shards:
@@ -91,77 +100,21 @@ def check_args(p, a):
                 "(e.g. --nbest 5)")
 
 
-def log(msg):
-    print(f"kdseq-regenerate: {msg}", file=sys.stderr, flush=True)
-
-
 @user_errors("kdseq-regenerate")
 def main(argv=None):
-    from kdseq import regenerate as R
-    from kdseq.errors import KdseqError
-    from kdseq.teacher import Teacher
+    from kdseq.seqkd.run import regenerate
 
     p = get_parser()
     a = p.parse_args(argv)
     check_args(p, a)
-    t0 = time.perf_counter()
-    data = os.path.abspath(a.data)
-    out = os.path.abspath(a.out_dir)
-    if out == data or data.startswith(out + os.sep) or out.startswith(data + os.sep):
-        raise KdseqError(f"--out-dir {out} and the input data {data} overlap: choose an --out-dir outside the "
-                         "data folder (the input is never written to)")
-    corpus = R.Corpus(data, a.split)
-    teacher = Teacher(a.teacher_path, corpus.task, a.teacher_data, check_source=True)
-    shas = [R.file_sha256(pth) for pth in teacher.paths]
-    os.makedirs(out, exist_ok=True)
-    timings = {"load_s": 0.0}
-    backend, info = R.make_backend(a, corpus, teacher, shas, log)
-    timings["load_s"] = round(time.perf_counter() - t0 - info["convert_s"], 2)
-    timings["convert_s"] = round(info["convert_s"], 2)
-    state = {"split": a.split, "data": data, "data_fingerprint": corpus.fingerprint(), "teacher": teacher.paths,
-             "teacher_sha256": shas, "backend": backend.name, "compute_type": backend.compute_type,
-             "beam": a.beam, "nbest": a.nbest, "lenpen": a.lenpen, "max_len_a": a.max_len_a,
-             "max_len_b": a.max_len_b, "chunk_size": a.chunk_size, "sentences": len(corpus)}
-    R.check_state(out, state)
-    if a.max_tokens is None:
-        a.max_tokens = 1024 if backend.name == "ctranslate2" and info["device"] == "cpu" else 4096
-    summary = {"backend": backend.name, "compute_type": backend.compute_type, "device": info["device"],
-               "sentences": len(corpus)}
-    if not a.merge:
-        log(f"{len(corpus)} sentences of {a.split}, {backend.name} {backend.compute_type} on {info['device']}, "
-            f"beam {a.beam}, nbest {a.nbest}, shard {a.shard_id}/{a.num_shards}")
-        sents, toks, secs = R.decode_chunks(backend, corpus, out, a.chunk_size, a.num_shards, a.shard_id,
-                                            a.max_tokens, a.max_sentences, a.max_chunks,
-                                            progress=not a.no_progress, log=log)
-        timings["decode_s"] = round(secs, 2)
-        summary.update(decoded_sentences=sents, decoded_target_tokens=toks,
-                       sentences_per_s=round(sents / secs, 1) if sents else None,
-                       target_tokens_per_s=round(toks / secs, 1) if sents else None)
-    missing, _ = R.missing_chunks(out, corpus, a.chunk_size)
-    if a.merge or (a.num_shards == 1 and not missing):
-        t1 = time.perf_counter()
-        rows = R.read_chunks(out, corpus, a.chunk_size, a.num_shards)
-        meta = {k: state[k] for k in ("split", "data", "teacher", "backend", "compute_type", "beam", "nbest",
-                                      "lenpen")}
-        del backend  # frees the decoder (and its threads) before the scorers fork
-        metrics = sorted({*a.select, "bleu"} - {"best"}) if corpus.has_refs else []
-        scores = R.nbest_scores(rows, corpus, metrics, workers=a.threads or os.cpu_count() or 1)
-        for sel in a.select:
-            counts = R.merge(corpus, rows, out, sel, a.max_len_ratio, a.max_repeats, a.keep_original,
-                             teacher.dict_dirs[0], meta, scores)
-            d = counts["dropped"]
-            log(f"{sel}: {counts['distilled_kept']} of {counts['sentences']} hypotheses kept (dropped: "
-                f"{d['empty']} empty, {d['length_ratio']} length ratio, {d['repeats']} repeats); "
-                f"{counts['pairs_written']} pairs -> {os.path.join(out, sel, 'bin')}")
-            summary[sel] = counts
-        timings["merge_s"] = round(time.perf_counter() - t1, 2)
-    elif a.num_shards > 1:
-        log(f"shard {a.shard_id} done; {len(missing)} chunks of other shards left. When every shard is done (their "
-            f"chunks/ in {out}), run this command with --merge instead of --shard-id")
-    else:
-        log(f"stopped after --max-chunks {a.max_chunks}; rerun to continue")
-    timings["total_s"] = round(time.perf_counter() - t0, 2)
-    summary["timings"] = timings
+    summary = regenerate(
+        a.data, a.teacher_path, a.out_dir, split=a.split, teacher_data=a.teacher_data,
+        teacher_source=a.teacher_source, backend=a.backend, device=a.device, compute_type=a.compute_type,
+        beam=a.beam, nbest=a.nbest, lenpen=a.lenpen, max_len_a=a.max_len_a, max_len_b=a.max_len_b,
+        max_tokens=a.max_tokens, max_sentences=a.max_sentences, threads=a.threads, ct2_cache=a.ct2_cache,
+        chunk_size=a.chunk_size, num_shards=a.num_shards, shard_id=a.shard_id, merge=a.merge,
+        max_chunks=a.max_chunks, progress=not a.no_progress, select=a.select, max_len_ratio=a.max_len_ratio,
+        max_repeats=a.max_repeats, keep_original=a.keep_original)
     print(json.dumps(summary, sort_keys=True))
 
 

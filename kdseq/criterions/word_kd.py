@@ -7,14 +7,21 @@ loss = (1 - alpha) * hard + alpha * soft, where
 - with ``--kd-anneal`` alpha falls linearly from 1 to 0 over the annealing updates: the target moves from the
   teacher to the gold data (Clark et al. 2019, BAM! teacher annealing; needs ``--task translation_kd``, which
   tells the criterion the update number).
-The teacher (``--teacher-path a.pt[:b.pt...]``, an ensemble averages probabilities) is frozen, in eval mode, on
-the student's device, and kept out of the student's module tree. ``--kd-topk K`` keeps the teacher's K most
-probable tokens per position, renormalised. ``--teacher-cache DIR`` (from ``kdseq-cache-teacher``) replaces the
-live teacher with its stored top-k (split 'train' while training, 'valid' while validating). Padding is masked;
-the losses are computed in float32.
-A batch may carry ``teacher_net_input`` (the teacher reading another source); by default the teacher reads the
-student's ``net_input``.
+The teacher is a list of sources, each giving a distribution at every target position of the batch:
+- an online teacher (``--teacher-path a.pt[:b.pt...]``): frozen, in eval mode, on the student's device, kept out
+  of the student's module tree. An ensemble's distribution is the average of its members' probabilities at
+  T = 1, then tempered by the student's T (the cache stores the same average, so both agree); with
+  ``--kd-loss mse`` an ensemble's logits are averaged. It reads the batch's ``teacher_net_input`` when the batch
+  carries one (a teacher reading another source, e.g. ``--task headline_kd``), else the student's ``net_input``;
+- a cache (``--teacher-cache DIR`` from ``kdseq-cache-teacher``): the stored top-k of each subset, looked up by
+  the batch's subset name (``--task translation_kd`` tags batches with it) and sample ids; every subset's cache
+  is checked against its data when the criterion is built, before any update.
+``--kd-topk K`` keeps the teacher's K most probable tokens per position, renormalised. Padding is masked; the
+losses are computed in float32. The soft loss is logged as ``kd_loss`` in bits per token (KL) or as ``kd_mse``
+(the squared logit error per token, averaged over the vocabulary: Tang et al.'s squared L2 divided by V).
 """
+import math
+
 from dataclasses import dataclass, field
 
 import torch
@@ -29,7 +36,7 @@ from fairseq.dataclass import ChoiceEnum
 from omegaconf import II
 
 from kdseq import losses
-from kdseq.cache import TeacherCache
+from kdseq.cache import TeacherCache, check_unsharded
 from kdseq.errors import KdseqError
 from kdseq.teacher import Teacher
 
@@ -55,18 +62,82 @@ class WordKDConfig(LabelSmoothedCrossEntropyCriterionConfig):
                                                              "to 0 (needs --task translation_kd)"})
     kd_anneal_updates: int = field(default=0, metadata={"help": "updates over which to anneal (0: --max-update)"})
     max_update: int = II("optimization.max_update")
+    train_subset: str = II("dataset.train_subset")
+    valid_subset: str = II("dataset.valid_subset")
+    disable_validation: bool = II("dataset.disable_validation")
+
+
+class OnlineTeacher:
+    """A live teacher (one checkpoint or an ensemble) as a source of soft targets."""
+
+    def __init__(self, teacher):
+        self.teacher = teacher
+
+    def soft_loss(self, crit, sample, student, student_lp, mask, prefix):
+        self.teacher.to(student.device)
+        net_input = sample.get("teacher_net_input") or sample["net_input"]
+        teacher = [t[:, prefix:, :].reshape(-1, t.size(-1)) for t in self.teacher(net_input)]
+        if teacher[0].shape != student.shape:
+            raise KdseqError(f"the teacher gave {tuple(teacher[0].shape)} scores where the student has "
+                             f"{tuple(student.shape)}: teacher and student must score the same target")
+        return crit.soft_from_logits(student, teacher, student_lp, mask)
+
+
+class CachedTeacher:
+    """The teacher's stored top-k (kdseq-cache-teacher), looked up by subset and sample id."""
+
+    def __init__(self, cache_dir, task, subsets, topk):
+        self.cache_dir, self.caches = cache_dir, {}
+        for subset in subsets:  # all checked now: a wrong cache fails before the first update, not after it
+            cache = TeacherCache(cache_dir, subset)
+            if topk > cache.k:
+                raise KdseqError(f"--kd-topk {topk} exceeds the cache's k = {cache.k} ({cache.path})")
+            if subset not in task.datasets:
+                task.load_dataset(subset)
+            cache.check(task.dataset(subset), task.target_dictionary)
+            self.caches[subset] = cache
+
+    def soft_loss(self, crit, sample, student, student_lp, mask, prefix):
+        subset = sample.get("kd_subset")
+        if subset is None:
+            raise KdseqError("--teacher-cache needs --task translation_kd (its batches name their subset)")
+        if subset not in self.caches:
+            raise KdseqError(f"--teacher-cache {self.cache_dir}: no cache for subset {subset!r}: build it with "
+                             f"kdseq-cache-teacher --splits {subset}")
+        cache = self.caches[subset]
+        rows = mask.bool().nonzero(as_tuple=True)[0]
+        lengths = sample["target"].ne(crit.padding_idx).sum(1).tolist()
+        ids, lp = cache.lookup(sample["id"].tolist(), lengths, student.device)
+        if crit.kd_topk and crit.kd_topk < cache.k:
+            ids, lp = ids[:, : crit.kd_topk], lp[:, : crit.kd_topk]
+            lp = lp - lp.logsumexp(-1, keepdim=True)
+        full_ids = ids.new_zeros(student.size(0), ids.size(1))
+        full_ids[rows] = ids
+        full_lp = lp.new_zeros(student.size(0), lp.size(1))
+        full_lp[rows] = lp
+        soft = losses.soft_target_loss(student, full_lp, crit.kd_temperature, teacher_ids=full_ids,
+                                       student_logprobs=student_lp, row_mask=mask)
+        return soft, losses.argmax_agreement(student, full_ids, mask)
+
+
+def _finite(name, value, lo=None, hi=None, lo_open=False):
+    bad = not math.isfinite(value) or (lo is not None and (value <= lo if lo_open else value < lo)) or \
+        (hi is not None and value > hi)
+    if bad:
+        rng = f"{'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'}{']' if hi is not None else ')'}"
+        raise KdseqError(f"{name} {value}: must be a finite number in {rng}")
 
 
 @register_criterion("word_kd", dataclass=WordKDConfig)
 class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
     def __init__(self, task, sentence_avg, label_smoothing, ignore_prefix_size=0, report_accuracy=False,
                  teacher_path="", teacher_data="", teacher_cache="", kd_alpha=0.5, kd_temperature=1.0,
-                 kd_loss="kl", kd_topk=0, kd_anneal=False, kd_anneal_updates=0, max_update=0):
+                 kd_loss="kl", kd_topk=0, kd_anneal=False, kd_anneal_updates=0, max_update=0, train_subset="train",
+                 valid_subset="valid", disable_validation=False):
         super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
-        if not 0.0 <= kd_alpha <= 1.0:
-            raise KdseqError(f"--kd-alpha {kd_alpha}: must lie in [0, 1]")
-        if kd_temperature <= 0:
-            raise KdseqError(f"--kd-temperature {kd_temperature}: must be positive")
+        _finite("--kd-alpha", kd_alpha, 0.0, 1.0)
+        _finite("--kd-temperature", kd_temperature, 0.0, lo_open=True)
+        _finite("--label-smoothing", label_smoothing, 0.0, 1.0)
         if kd_topk < 0 or kd_topk > len(task.target_dictionary):
             raise KdseqError(f"--kd-topk {kd_topk}: must lie in [0, {len(task.target_dictionary)}] (vocabulary)")
         if kd_topk and kd_loss == "mse":
@@ -78,6 +149,13 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
             raise KdseqError("--teacher-cache stores top-k log-probabilities, not logits: use --kd-loss kl")
         if teacher_cache and ignore_prefix_size:
             raise KdseqError("--teacher-cache does not support --ignore-prefix-size")
+        if teacher_cache and not getattr(task, "tags_subsets", False):
+            raise KdseqError("--teacher-cache needs --task translation_kd (its batches name their subset, so each "
+                             "subset is scored against its own cache)")
+        if teacher_cache:
+            check_unsharded(getattr(task.cfg, "data", ""))
+        if kd_anneal_updates < 0:
+            raise KdseqError(f"--kd-anneal-updates {kd_anneal_updates}: must be >= 0")
         self.anneal_updates = (kd_anneal_updates or max_update) if kd_anneal else 0
         if kd_anneal and self.anneal_updates <= 0:
             raise KdseqError("--kd-anneal needs --kd-anneal-updates N or --max-update N (N > 0)")
@@ -85,8 +163,18 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         self.kd_anneal = kd_anneal
         self.num_updates = None
         # plain attributes holding plain objects: not submodules, so never optimised, cast, wrapped or saved
-        self.teacher = Teacher(teacher_path, task, teacher_data or None) if teacher_path else None
-        self.teacher_cache, self.caches = teacher_cache, {}
+        if teacher_path:
+            self.sources = [OnlineTeacher(Teacher(teacher_path, task, teacher_data or None))]
+        else:
+            subsets = [train_subset] + ([] if disable_validation else
+                                        [s for s in str(valid_subset).split(",") if s])
+            self.sources = [CachedTeacher(teacher_cache, task, list(dict.fromkeys(subsets)), kd_topk)]
+
+    @property
+    def teacher(self):
+        """The online teacher, if the only source is one (tests and tools read it)."""
+        src = self.sources[0]
+        return src.teacher if isinstance(src, OnlineTeacher) else None
 
     def set_num_updates(self, num_updates):
         self.num_updates = num_updates
@@ -98,39 +186,7 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
             raise KdseqError("--kd-anneal needs --task translation_kd (it gives the criterion the update number)")
         return 1.0 - losses.annealed_gold_weight(self.num_updates, self.anneal_updates)
 
-    def cache(self, split):
-        """The cache of ``split``, checked against the task's dataset on first use."""
-        if split not in self.caches:
-            cache = TeacherCache(self.teacher_cache, split)
-            if self.kd_topk > cache.k:
-                raise KdseqError(f"--kd-topk {self.kd_topk} exceeds the cache's k = {cache.k} ({cache.path})")
-            cache.check(self.task.dataset(split), self.task.target_dictionary)
-            self.caches[split] = cache
-        return self.caches[split]
-
-    def cached_soft_loss(self, sample, student, student_lp, rows, mask, training):
-        """Soft loss from the offline cache (split 'train' while training, 'valid' otherwise). ``student`` and
-        ``student_lp`` are all (B*T, V) rows; the cache's (N, k) rows are scattered to the non-padding ``rows``."""
-        cache = self.cache("train" if training else "valid")
-        lengths = sample["target"].ne(self.padding_idx).sum(1).tolist()
-        ids, lp = cache.lookup(sample["id"].tolist(), lengths, student.device)
-        if self.kd_topk and self.kd_topk < cache.k:
-            ids, lp = ids[:, : self.kd_topk], lp[:, : self.kd_topk]
-            lp = lp - lp.logsumexp(-1, keepdim=True)
-        full_ids = ids.new_zeros(student.size(0), ids.size(1))
-        full_ids[rows] = ids
-        full_lp = lp.new_zeros(student.size(0), lp.size(1))
-        full_lp[rows] = lp
-        soft = losses.soft_target_loss(student, full_lp, self.kd_temperature, teacher_ids=full_ids,
-                                       student_logprobs=student_lp, row_mask=mask)
-        return soft, losses.argmax_agreement(student, full_ids, mask)
-
-    def teacher_logits(self, sample, student_logits):
-        """Teacher logits (B, T, V) on the student's device; ensembles give a list."""
-        self.teacher.to(student_logits.device)
-        return self.teacher(sample.get("teacher_net_input") or sample["net_input"])
-
-    def soft_loss(self, student, teacher_list, student_lp, mask):
+    def soft_from_logits(self, student, teacher_list, student_lp, mask):
         """(soft loss summed over the rows of ``mask``, argmax agreement count); inputs are (B*T, V) rows."""
         T = self.kd_temperature
         if self.kd_loss == "mse":
@@ -156,22 +212,20 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         # Work on all B*T rows with a padding mask: copying the non-padding rows out of (B*T, V) tensors (and
         # scattering their gradients back) costs more than the padded rows' arithmetic.
         student = logits.reshape(-1, logits.size(-1))
-        not_pad = flat_target.ne(self.padding_idx)
-        mask = not_pad.to(torch.float32)
-        if self.teacher is None:
-            rows = not_pad.nonzero(as_tuple=True)[0]
-            soft, agree = self.cached_soft_loss(sample, student, lprobs, rows, mask, model.training)
-        else:
-            teacher = [t[:, self.ignore_prefix_size:, :].reshape(-1, t.size(-1))
-                       for t in self.teacher_logits(sample, logits)]
-            soft, agree = self.soft_loss(student, teacher, lprobs, mask)
+        mask = flat_target.ne(self.padding_idx).to(torch.float32)
+        soft, agree = 0.0, 0
+        for src in self.sources:  # several sources: their soft losses are averaged
+            s, a = src.soft_loss(self, sample, student, lprobs, mask, self.ignore_prefix_size)
+            soft, agree = soft + s / len(self.sources), agree + a
+        agree = agree / len(self.sources)
         alpha = self.current_alpha()
         loss = (1.0 - alpha) * hard + alpha * soft
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
         logging_output = {
-            "loss": loss.data, "nll_loss": nll.data, "hard_loss": hard.data, "kd_loss": soft.data,
-            "kd_agree": agree.data, "kd_alpha": alpha, "ntokens": sample["ntokens"],
-            "nsentences": sample["target"].size(0), "sample_size": sample_size,
+            "loss": loss.data, "nll_loss": nll.data, "hard_loss": hard.data,
+            "kd_mse" if self.kd_loss == "mse" else "kd_loss": soft.data,
+            "kd_agree": agree.data if torch.is_tensor(agree) else agree, "kd_alpha": alpha,
+            "ntokens": sample["ntokens"], "nsentences": sample["target"].size(0), "sample_size": sample_size,
         }
         return loss, sample_size, logging_output
 
@@ -180,9 +234,13 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         super().reduce_metrics(logging_outputs)
         sample_size = sum(log.get("sample_size", 0) for log in logging_outputs)
         ntokens = sum(log.get("ntokens", 0) for log in logging_outputs)
-        for key in ("hard_loss", "kd_loss"):
-            total = sum(log.get(key, 0) for log in logging_outputs)
-            metrics.log_scalar(key, total / sample_size / torch.log(torch.tensor(2.0)).item(), sample_size, round=3)
+        for key in ("hard_loss", "kd_loss"):  # bits per token, as fairseq logs its losses
+            if any(key in log for log in logging_outputs):
+                total = sum(log.get(key, 0) for log in logging_outputs)
+                metrics.log_scalar(key, total / sample_size / math.log(2), sample_size, round=3)
+        if any("kd_mse" in log for log in logging_outputs):  # its own unit: squared logit error per token
+            total = sum(log.get("kd_mse", 0) for log in logging_outputs)
+            metrics.log_scalar("kd_mse", total / sample_size, sample_size, round=4)
         agree = sum(log.get("kd_agree", 0) for log in logging_outputs)
         metrics.log_scalar("kd_agree", 100.0 * agree / max(ntokens, 1), ntokens, round=2)
         alphas = [log["kd_alpha"] for log in logging_outputs if "kd_alpha" in log]

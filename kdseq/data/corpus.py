@@ -3,8 +3,20 @@
 Every problem is a :class:`KdseqError` naming the file and line, so the user can fix the input.
 """
 import os
+import re
 
 from kdseq.errors import KdseqError
+
+# Characters that would break a line-aligned corpus or that nobody means to train on: a lone CR and the other
+# line boundaries of Python's universal newlines (fairseq reads text files with them, so a lone CR would shift
+# every following line), other C0/C1 controls, zero-width spaces and joiners, BOMs. They become spaces.
+_BREAKING = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u200b\ufeff]")
+
+
+def clean_text(text):
+    """One line as kdseq keeps it: line-breaking and control characters (not tabs) replaced by spaces, then
+    stripped. Zero-width joiners (U+200C/D) are kept: some scripts need them."""
+    return _BREAKING.sub(" ", text).strip()
 
 
 def _read_lines(path):
@@ -27,37 +39,40 @@ def _read_lines(path):
     return out
 
 
-def corpus_files(spec, src_lang, tgt_lang):
-    """The file(s) a corpus spec names: ``X.tsv`` itself, or ``PREFIX.src_lang`` and ``PREFIX.tgt_lang``."""
+def corpus_files(spec, src_lang, tgt_lang, teacher_lang=None):
+    """The file(s) a corpus spec names: ``X.tsv`` itself, or ``PREFIX.src_lang`` and ``PREFIX.tgt_lang`` (and
+    ``PREFIX.teacher.<teacher_lang>``, the source a teacher reads, when ``teacher_lang`` is given)."""
     if spec.endswith(".tsv"):
         return [spec]
-    return [f"{spec}.{src_lang}", f"{spec}.{tgt_lang}"]
+    return [f"{spec}.{src_lang}", f"{spec}.{tgt_lang}"] + ([f"{spec}.teacher.{teacher_lang}"] if teacher_lang else [])
 
 
-def read_parallel(spec, src_lang, tgt_lang):
-    """Pairs of (source, target) strings from ``spec`` (see :func:`corpus_files`), checked.
+def read_parallel(spec, src_lang, tgt_lang, teacher_lang=None):
+    """Rows of (source, target) strings from ``spec`` (see :func:`corpus_files`), checked; with ``teacher_lang``
+    rows of (source, target, teacher source): a TSV then has three fields, a PREFIX three files.
 
-    Errors: missing file, empty file, undecodable bytes (file:line), TSV line without exactly one tab,
-    two files whose line counts differ (both files, both counts). Pairs with an empty side are returned as
-    they are: the caller decides (kdseq-prepare drops and counts them).
+    Errors: missing file, empty file, undecodable bytes (file:line), TSV line with the wrong number of tabs,
+    files whose line counts differ (the files, the counts). Line-breaking and control characters inside a line
+    become spaces (:func:`clean_text`). Rows with an empty field are returned as they are: the caller decides
+    (kdseq-prepare drops and counts them).
     """
-    files = corpus_files(spec, src_lang, tgt_lang)
+    files = corpus_files(spec, src_lang, tgt_lang, teacher_lang)
+    width = 3 if teacher_lang else 2
     if len(files) == 1:
-        pairs, path = [], files[0]
+        rows, path = [], files[0]
+        shape = "source<TAB>target" + ("<TAB>teacher source" if teacher_lang else "")
         for i, line in enumerate(_read_lines(path), 1):
             fields = line.split("\t")
-            if len(fields) != 2:
-                raise KdseqError(f"{path}:{i}: expected 2 tab-separated fields (source<TAB>target), "
-                                 f"found {len(fields)}")
-            pairs.append((fields[0].strip(), fields[1].strip()))
-    else:
-        src_path, tgt_path = files
-        src, tgt = _read_lines(src_path), _read_lines(tgt_path)
-        if len(src) != len(tgt):
-            raise KdseqError(f"line counts differ: {src_path} has {len(src)} lines, {tgt_path} has {len(tgt)}: "
-                             "the two sides of a parallel corpus must be line-aligned")
-        pairs = [(s.strip(), t.strip()) for s, t in zip(src, tgt)]
-    return pairs
+            if len(fields) != width:
+                raise KdseqError(f"{path}:{i}: expected {width} tab-separated fields ({shape}), found "
+                                 f"{len(fields)}: remove the stray tab, or give the sides as PREFIX.<lang> files")
+            rows.append(tuple(clean_text(x) for x in fields))
+        return rows
+    sides = [_read_lines(f) for f in files]
+    if len({len(x) for x in sides}) > 1:
+        counts = ", ".join(f"{f} has {len(x)} lines" for f, x in zip(files, sides))
+        raise KdseqError(f"line counts differ: {counts}: the sides of a parallel corpus must be line-aligned")
+    return [tuple(clean_text(x) for x in row) for row in zip(*sides)]
 
 
 def write_lines(path, lines):

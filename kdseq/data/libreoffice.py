@@ -1,19 +1,18 @@
-"""Align the LibreOffice help pages of two languages into translation pairs (see ../shared/DATA.md).
+"""Align the LibreOffice help pages of two languages into translation pairs (data-prep/README.md has the counts).
 
 The help is shipped as one HTML tree per language (Debian packages libreoffice-help-<lang>). A segment is
 a ``p``, ``h1``-``h6``, ``td`` or ``li`` element with an ``id`` (``par_id...``, ``hd_id...``); the same relative
 page path and the same id in two languages is a translation pair. Text inside ``<span class="MAC">``
 (the hidden macOS variant of a key name) is skipped. Nested segments keep their own text only.
 """
-import argparse
 import collections
 import html.parser
 import json
 import os
 import re
-import sys
 
 from kdseq.errors import KdseqError
+from kdseq.fileio import check_output_dir, staged_dir
 
 SEGMENT_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "td", "li"}
 SKIP_TAGS = {"script", "style", "head", "title"}
@@ -137,39 +136,13 @@ def extract(help_root, src_lang, tgt_lang, valid_modules, test_modules, out_dir,
     if not any(splits.values()):
         raise KdseqError(f"no aligned segments found under {help_root} for {src_lang}->{tgt_lang}: "
                          "is the help unpacked for both languages?")
-    os.makedirs(out_dir, exist_ok=True)
-    for split, pairs in splits.items():
-        counts[f"{split}_pairs"] = len(pairs)
-        tmp = os.path.join(out_dir, f".{split}.tsv.tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            for src, tgt in pairs:
-                f.write(f"{src}\t{tgt}\n")
-        os.replace(tmp, os.path.join(out_dir, f"{split}.tsv"))
+    check_output_dir(out_dir, "extract.json")
+    with staged_dir(out_dir) as tmp:
+        for split, pairs in splits.items():
+            counts[f"{split}_pairs"] = len(pairs)
+            with open(os.path.join(tmp, f"{split}.tsv"), "w", encoding="utf-8") as f:
+                for src, tgt in pairs:
+                    f.write(f"{src}\t{tgt}\n")
+        with open(os.path.join(tmp, "extract.json"), "w") as f:
+            json.dump(dict(counts), f, indent=1, sort_keys=True)
     return dict(counts)
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description="Extract aligned train/valid/test TSV from LibreOffice help.")
-    p.add_argument("--help-root", required=True, help="folder holding <lang>/text/... (usr/share/libreoffice/help)")
-    p.add_argument("--src-lang", default="en-US")
-    p.add_argument("--tgt-lang", required=True, help="help language folder, e.g. de or zh-CN")
-    p.add_argument("--valid-modules", default="schart", help="comma-separated modules held out for valid")
-    p.add_argument("--test-modules", default="smath", help="comma-separated modules held out for test")
-    p.add_argument("--cjk-target", action="store_true", help="keep only targets with CJK characters")
-    p.add_argument("--out-dir", required=True)
-    args = p.parse_args(argv)
-    try:
-        counts = extract(args.help_root, args.src_lang, args.tgt_lang,
-                         set(args.valid_modules.split(",")), set(args.test_modules.split(",")),
-                         args.out_dir, cjk_target=args.cjk_target)
-    except KdseqError as e:
-        print(f"kdseq-extract-libreoffice: error: {e}", file=sys.stderr)
-        return 2
-    with open(os.path.join(args.out_dir, "extract.json"), "w") as f:
-        json.dump(counts, f, indent=1, sort_keys=True)
-    print(json.dumps(counts, sort_keys=True))
-    return 0
-
-
-def cli_main():
-    raise SystemExit(main())

@@ -118,7 +118,9 @@ def test_seq_inter_selection_on_a_constructed_nbest(runs, toy_prepared, tmp_path
     """Chunks whose n-best lists put the reference at rank 2 (after two wrong hypotheses): seq-inter picks it."""
     from fairseq.data import Dictionary
 
-    from kdseq.regenerate import Corpus, first_argmax, merge, nbest_scores
+    from kdseq.seqkd.corpus import Corpus
+    from kdseq.seqkd.output import merge
+    from kdseq.seqkd.scoring import first_argmax, nbest_scores
 
     corpus = Corpus(str(toy_prepared / "bin"), "test")
     d = Dictionary.load(str(toy_prepared / "bin" / "dict.de.txt"))
@@ -142,7 +144,8 @@ def test_seq_inter_selection_on_a_constructed_nbest(runs, toy_prepared, tmp_path
 
 
 def test_filters_and_keep_original(toy_prepared, tmp_path):
-    from kdseq.regenerate import Corpus, merge
+    from kdseq.seqkd.corpus import Corpus
+    from kdseq.seqkd.output import merge
 
     corpus = Corpus(str(toy_prepared / "bin"), "test")
     rows = []

@@ -11,21 +11,24 @@ import kdseq  # noqa: F401
 from kdseq.cache import TeacherCache
 from kdseq.criterions.word_kd import WordKDCriterion
 from kdseq.errors import KdseqError
+from kdseq.tasks.translation_kd import TranslationKDTask
 from tests.conftest import ROOT, TINY, cli
 
 
 @pytest.fixture(scope="module")
 def setup(toy_prepared, toy_teacher, tmp_path_factory):
-    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(toy_teacher)])
+    models, cfg, _ = checkpoint_utils.load_model_ensemble_and_task([str(toy_teacher)])
+    task = TranslationKDTask.setup_task(cfg.task)  # its batches name their subset (the cache is per subset)
     v = len(task.target_dictionary)
     cache_dir = tmp_path_factory.mktemp("cache") / "full"
-    res = cli("kdseq-cache-teacher", toy_prepared / "bin", "--teacher-path", toy_teacher, "--splits", "valid",
+    res = cli("kdseq-cache-teacher", toy_prepared / "bin", "--teacher-path", toy_teacher, "--splits", "train,valid",
               "--topk", v, "--out-dir", cache_dir, "--cpu")
     task.load_dataset("valid")
     torch.manual_seed(5)
     student = task.build_model(cfg.model).eval()
     itr = task.get_batch_iterator(dataset=task.dataset("valid"), max_sentences=16, seed=1)
     return {"task": task, "v": v, "cache": cache_dir, "student": student, "stdout": res.stdout,
+            "bin": toy_prepared / "bin",
             "samples": list(itr.next_epoch_itr(shuffle=False))}
 
 
@@ -36,19 +39,20 @@ def crit(setup, **kw):
 def test_full_vocabulary_cache_gives_the_online_loss(setup, toy_teacher):
     online = crit(setup, teacher_path=str(toy_teacher))
     cached = crit(setup, teacher_cache=str(setup["cache"]))
-    for sample in setup["samples"]:  # model in eval mode: the criterion reads the 'valid' cache
+    for sample in setup["samples"]:  # batches of 'valid': the criterion reads the 'valid' cache
+        assert sample["kd_subset"] == "valid"
         a = online(setup["student"], sample)[2]["kd_loss"].item()
         b = cached(setup["student"], sample)[2]["kd_loss"].item()
         assert b == pytest.approx(a, abs=1e-5 * max(1.0, abs(a)))
 
 
 def test_storage_is_six_bytes_per_token_per_k(setup):
-    meta = json.loads((setup["cache"] / "valid.json").read_text())
-    ids = np.load(setup["cache"] / "valid.ids.npy", mmap_mode="r")
-    lp = np.load(setup["cache"] / "valid.lp.npy", mmap_mode="r")
+    meta = json.loads((setup["cache"] / "valid" / "meta.json").read_text())
+    ids = np.load(setup["cache"] / "valid" / "ids.npy", mmap_mode="r")
+    lp = np.load(setup["cache"] / "valid" / "lp.npy", mmap_mode="r")
     assert ids.dtype == np.uint16 and lp.dtype == np.float32
     assert ids.shape == lp.shape == (meta["tokens"], setup["v"])
-    payload = (setup["cache"] / "valid.ids.npy").stat().st_size + (setup["cache"] / "valid.lp.npy").stat().st_size
+    payload = (setup["cache"] / "valid" / "ids.npy").stat().st_size + (setup["cache"] / "valid" / "lp.npy").stat().st_size
     assert payload - 2 * 128 <= 6 * setup["v"] * meta["tokens"]  # two .npy headers of 128 bytes
     # each row is a distribution sorted by probability
     assert np.allclose(np.exp(lp[:5]).sum(-1), 1.0, atol=1e-5) and (np.diff(lp[:5], axis=-1) <= 0).all()
@@ -57,14 +61,17 @@ def test_storage_is_six_bytes_per_token_per_k(setup):
 def test_cache_from_other_data_is_refused(setup, tmp_path):
     bad = tmp_path / "bad"
     shutil.copytree(setup["cache"], bad)
-    meta = json.loads((bad / "valid.json").read_text())
+    meta = json.loads((bad / "valid" / "meta.json").read_text())
     meta["fingerprint"] = "0" * 64  # as if built from other data of the same size
-    (bad / "valid.json").write_text(json.dumps(meta))
-    c = crit(setup, teacher_cache=str(bad))
-    with pytest.raises(KdseqError, match="was built from other data or another dictionary"):
-        c(setup["student"], setup["samples"][0])
-    with pytest.raises(KdseqError, match="no cache for split 'test'.*kdseq-cache-teacher --split test"):
+    (bad / "valid" / "meta.json").write_text(json.dumps(meta))
+    # refused when the criterion is built, before any update
+    with pytest.raises(KdseqError, match="valid/meta.json was built from other data or another dictionary"):
+        crit(setup, teacher_cache=str(bad))
+    with pytest.raises(KdseqError, match="no cache for subset 'test'.*kdseq-cache-teacher --splits test"):
         TeacherCache(str(setup["cache"]), "test")
+    # a subset with no cache of its own is refused, never scored against another subset's cache
+    with pytest.raises(KdseqError, match="no cache for subset 'test'"):
+        crit(setup, teacher_cache=str(setup["cache"]), valid_subset="valid,test")
     with pytest.raises(KdseqError, match="--kd-topk 99999 exceeds|--kd-topk 99999: must lie"):
         crit(setup, teacher_cache=str(setup["cache"]), kd_topk=99999)
 
@@ -73,7 +80,38 @@ def test_fairseq_train_from_cache(toy_prepared, toy_teacher, tmp_path):
     cli("kdseq-cache-teacher", toy_prepared / "bin", "--teacher-path", toy_teacher, "--topk", "4",
         "--out-dir", tmp_path / "c4", "--cpu")
     res = cli("fairseq-train", toy_prepared / "bin", "--user-dir", "kdseq", *TINY, "--max-update", "30",
-              "--save-dir", tmp_path / "s", "--criterion", "word_kd", "--label-smoothing", "0.1",
+              "--save-dir", tmp_path / "s", "--task", "translation_kd", "--criterion", "word_kd",
+              "--label-smoothing", "0.1",
               "--teacher-cache", tmp_path / "c4", "--kd-alpha", "0.7", cwd=ROOT)
     out = res.stdout + res.stderr
     assert "kd_agree" in out and "| valid |" in out and (tmp_path / "s" / "checkpoint_last.pt").exists()
+
+
+def test_ensemble_at_temperature_is_the_same_online_and_cached(setup, toy_teacher, tmp_path):
+    """An ensemble of two different teachers at T = 2: the cache (k = V) and the online path agree, and both equal
+    log_softmax(log(mean of the members' T=1 probabilities) / T), the definition the README states."""
+    state = torch.load(toy_teacher, weights_only=False)
+    gen = torch.Generator().manual_seed(0)
+    for k, v in state["model"].items():
+        if v.is_floating_point():
+            state["model"][k] = v + 0.05 * torch.randn(v.shape, generator=gen)
+    other = tmp_path / "other.pt"
+    torch.save(state, other)
+    ensemble = f"{toy_teacher}:{other}"
+    cache_dir = tmp_path / "ens"
+    cli("kdseq-cache-teacher", setup["bin"], "--teacher-path", ensemble, "--splits", "train,valid", "--topk",
+        setup["v"], "--out-dir", cache_dir, "--cpu")
+    online = crit(setup, teacher_path=ensemble)
+    cached = crit(setup, teacher_cache=str(cache_dir))
+    sample = setup["samples"][0]
+    a = online(setup["student"], sample)[2]["kd_loss"].item()
+    assert cached(setup["student"], sample)[2]["kd_loss"].item() == pytest.approx(a, rel=1e-5)
+    # by hand: the members' probabilities averaged at T = 1, then tempered, KL * T^2 over non-padding tokens
+    members = [torch.log_softmax(x.float(), -1) for x in online.teacher(sample["net_input"])]
+    avg = torch.logsumexp(torch.stack(members), 0) - torch.log(torch.tensor(2.0))
+    t = torch.log_softmax(avg / 2.0, -1)
+    with torch.no_grad():
+        s = torch.log_softmax(setup["student"](**sample["net_input"])[0].float() / 2.0, -1)
+    mask = sample["target"].ne(setup["task"].target_dictionary.pad())
+    expected = ((t.exp() * (t - s)).sum(-1) * mask).sum().item() * 4.0
+    assert a == pytest.approx(expected, rel=1e-4)

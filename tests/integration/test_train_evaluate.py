@@ -27,9 +27,8 @@ def test_evaluate_greedy_and_beam(toy_prepared, toy_teacher, tmp_path):
 
 
 def test_ensemble_of_identical_models_decodes_the_same(toy_prepared, toy_teacher, tmp_path):
-    single = cli("kdseq-evaluate", toy_prepared / "bin", "--path", toy_teacher, "--beams", "1", "--name", "one",
-                 "--output-dir", tmp_path, "--cpu")
-    del single
+    cli("kdseq-evaluate", toy_prepared / "bin", "--path", toy_teacher, "--beams", "1", "--name", "one",
+        "--output-dir", tmp_path, "--cpu")
     cli("kdseq-evaluate", toy_prepared / "bin", "--path", f"{toy_teacher}:{toy_teacher}", "--beams", "1",
         "--name", "two", "--output-dir", tmp_path, "--cpu")
     one = json.loads((tmp_path / "one.test.beam1.json").read_text())

@@ -57,3 +57,19 @@ def test_rouge_tokenizer_keeps_every_script():
 def test_score_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match="2 hypotheses but 1 references"):
         metrics.score(["a", "b"], ["a"], "en")
+
+
+def test_rouge_tokenizer_normalises_and_knows_every_cjk_block():
+    tok = metrics.RougeTokenizer()
+    # a decomposed accent (e + U+0301) is the same word as the composed one, not 'caf' + 'e'
+    assert tok.tokenize("cafe\u0301 Caf\u00e9") == ["café", "café"]
+    assert tok.tokenize("q\u0303x") == ["q\u0303x"]  # a mark with no composed form stays in its word
+    # Extension B (U+20000...) ideographs are single tokens like U+4E00...; a compatibility ideograph
+    # (U+2F800) is one token too, in its canonical (NFC) form U+4E3D
+    assert tok.tokenize("\U00020000\U0002a6d6中\U0002f800文") == ["\U00020000", "\U0002a6d6", "中", "\u4e3d", "文"]
+    assert metrics.rouge(["\U00020000\U00020001"], ["\U00020000\U00020002"])["rouge1"] == pytest.approx(50.0)
+
+
+def test_bleu_tokenizer_by_language():
+    assert [metrics.sacrebleu_tokenize(x) for x in ("zh", "zh-CN", "ja", "ko", "de", "en")] == \
+        ["zh", "zh", "char", "char", "13a", "13a"]

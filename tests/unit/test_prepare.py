@@ -95,7 +95,8 @@ def test_random_split_outputs(tmp_path):
     assert (out / "bin" / "dict.en.txt").read_text() == (out / "bin" / "dict.de.txt").read_text()
     for split in ("train", "valid", "test"):
         assert (out / "bin" / f"{split}.en-de.de.bin").exists()
-    # a rerun skips (nothing rebuilt)
+    # a rerun with the same inputs and settings skips (nothing rebuilt); with another setting it is refused
     mtime = os.path.getmtime(out / "prepare.json")
-    assert run(tmp_path, "--train", tsv, "--valid-size", 20, "--test-size", 30)[0] == 0
+    assert run(tmp_path, "--train", tsv, "--valid-size", 20, "--test-size", 30, "--vocab-size", 60)[0] == 0
+    assert run(tmp_path, "--train", tsv, "--valid-size", 20, "--test-size", 30)[0] == 2  # default --vocab-size
     assert os.path.getmtime(out / "prepare.json") == mtime

@@ -2,8 +2,14 @@
 import pytest
 from sacrebleu.metrics import BLEU
 
-from kdseq.regenerate import (degenerate_reason, length_batches, max_tandem_repeat, select_hypothesis,
-                              sentence_scorer)
+from kdseq.seqkd.chunks import length_batches
+from kdseq.seqkd.filters import degenerate_reason, max_tandem_repeat
+from kdseq.seqkd.scoring import first_argmax, sentence_scorer
+
+
+def select_hypothesis(texts, ref, score):
+    """What the merge does for one sentence: the n-best hypothesis rated highest, ties to the better rank."""
+    return first_argmax([score(t, ref) for t in texts])
 
 
 @pytest.mark.parametrize("text,expected", [

@@ -1,0 +1,138 @@
+"""The chunk store of a regeneration: settings file, length batches, decoding chunk by chunk, reading them back.
+
+A chunk is ``chunk_size`` consecutive sentences, decoded and written atomically as one JSON-lines file; it is
+the unit of resuming (a rerun decodes only chunks without a file) and of sharding (chunk ``c`` belongs to shard
+``c % num_shards``)."""
+import json
+import logging
+import os
+import sys
+import time
+
+from kdseq.errors import KdseqError
+from kdseq.fileio import atomic_write
+
+log = logging.getLogger(__name__)
+
+STATE_KEYS = ("split", "data_fingerprint", "teacher_source_fingerprint", "teacher_sha256", "backend",
+              "compute_type", "beam", "nbest", "lenpen", "max_len_a", "max_len_b", "chunk_size")
+
+
+def length_batches(ids, lengths, max_tokens, max_sentences):
+    """Cut ``ids`` sorted by length (longest first) into batches of at most ``max_tokens`` padded source tokens
+    and ``max_sentences`` sentences."""
+    order = sorted(ids, key=lambda i: (-lengths[i], i))
+    batch, longest = [], 0
+    for i in order:
+        n = max(longest, lengths[i])
+        if batch and (n * (len(batch) + 1) > max_tokens or len(batch) >= max_sentences):
+            yield batch
+            batch, n = [], lengths[i]
+        batch.append(i)
+        longest = n
+    if batch:
+        yield batch
+
+
+def chunk_path(out_dir, split, c):
+    return os.path.join(out_dir, "chunks", f"{split}.{c:06d}.jsonl")
+
+
+def missing_chunks(out_dir, corpus, chunk_size):
+    """The chunks of ``corpus`` that have no file in ``out_dir`` yet, and how many chunks there are."""
+    n_chunks = (len(corpus) + chunk_size - 1) // chunk_size
+    return [c for c in range(n_chunks) if not os.path.exists(chunk_path(out_dir, corpus.split, c))], n_chunks
+
+
+def check_state(out_dir, state):
+    """Create state.json on the first run, exclusively (of two runs started at once, one creates it and the
+    other compares); later runs (resumes, other shards) must match it."""
+    path = os.path.join(out_dir, "state.json")
+    tmp = f"{path}.tmp-{os.getpid()}"
+    atomic_write(tmp, json.dumps(state, indent=1, sort_keys=True) + "\n")
+    try:
+        os.link(tmp, path)  # fails if state.json exists: never overwrites another run's settings
+        return
+    except FileExistsError:
+        pass
+    finally:
+        os.remove(tmp)
+    try:
+        with open(path) as f:
+            old = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise KdseqError(f"{path}: unreadable ({e}); this folder's chunks cannot be trusted: give another "
+                         "--out-dir") from None
+    diff = [k for k in STATE_KEYS if old.get(k) != state.get(k)]
+    if diff:
+        k = diff[0]
+        raise KdseqError(f"{path}: this folder was started with {k}={old.get(k)!r}, this run has "
+                         f"{state.get(k)!r}: the chunks would mix hypotheses of different decodes. Resume "
+                         "with the same settings, or give another --out-dir")
+
+
+def decode_chunks(backend, corpus, out_dir, chunk_size, num_shards, shard_id, max_tokens, max_sentences,
+                  max_chunks=None, progress=True):
+    """Decode this shard's chunks that have no file yet. Returns (sentences decoded, target tokens, seconds)."""
+    n = len(corpus)
+    missing, n_chunks = missing_chunks(out_dir, corpus, chunk_size)
+    todo = [c for c in missing if c % num_shards == shard_id]
+    mine = sum(1 for c in range(n_chunks) if c % num_shards == shard_id)
+    if max_chunks is not None:
+        todo = todo[:max_chunks]
+    if mine > len(todo) and todo:
+        log.info(f"resuming: {mine - len(todo)} of this shard's {mine} chunks are already done")
+    os.makedirs(os.path.join(out_dir, "chunks"), exist_ok=True)
+    total = sum(min(chunk_size, n - c * chunk_size) for c in todo)
+    bar = None
+    if progress and total:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="sent", desc=f"regenerate {corpus.split}", file=sys.stderr,
+                   mininterval=1.0, dynamic_ncols=True)
+    done_sents, done_tokens = 0, 0
+    start = time.perf_counter()
+    for c in todo:
+        ids = list(range(c * chunk_size, min((c + 1) * chunk_size, n)))
+        results = {}
+        for batch, res in backend.decode_batches(length_batches(ids, corpus.lengths, max_tokens, max_sentences)):
+            results.update(zip(batch, res))
+            if bar is not None:
+                bar.update(len(batch))
+        lines = []
+        for i in ids:
+            hyps, scores = results[i]
+            lines.append(json.dumps({"id": i, "hyps": hyps, "scores": scores}, separators=(",", ":")))
+            done_tokens += len(hyps[0]) + 1 if hyps else 1
+        atomic_write(chunk_path(out_dir, corpus.split, c), "\n".join(lines) + "\n")
+        done_sents += len(ids)
+    if bar is not None:
+        bar.close()
+    return done_sents, done_tokens, time.perf_counter() - start
+
+
+def read_chunks(out_dir, corpus, chunk_size, num_shards=1):
+    """The n-best lists of every sentence in corpus order; a missing or damaged chunk is named."""
+    n = len(corpus)
+    missing, n_chunks = missing_chunks(out_dir, corpus, chunk_size)
+    if missing:
+        c = missing[0]
+        raise KdseqError(f"{len(missing)} of {n_chunks} chunks are not decoded yet, first {chunk_path(out_dir, corpus.split, c)} "
+                         f"(sentences {c * chunk_size}-{min((c + 1) * chunk_size, n) - 1}, shard {c % num_shards} "
+                         f"of {num_shards}): run that shard (it resumes) before --merge")
+    out = []
+    for c in range(n_chunks):
+        path = chunk_path(out_dir, corpus.split, c)
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        first = c * chunk_size
+        expected = min(chunk_size, n - first)
+        try:
+            rows = [json.loads(x) for x in lines]
+        except json.JSONDecodeError as e:
+            raise KdseqError(f"{path}: damaged chunk ({e}): delete it and rerun to decode it again") from None
+        if len(rows) != expected or [r["id"] for r in rows] != list(range(first, first + expected)):
+            raise KdseqError(f"{path}: holds {len(rows)} sentences, expected ids {first}-{first + expected - 1}: "
+                             "delete it and rerun to decode it again")
+        out.extend(rows)
+    return out

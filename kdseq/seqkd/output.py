@@ -1,0 +1,102 @@
+"""Merging: the chunks become ``<select>/{bin,text,raw}`` and ``regenerate.json`` (see kdseq/seqkd/__init__.py)."""
+import json
+import os
+import shutil
+
+import torch
+
+from kdseq.errors import KdseqError
+from kdseq.fileio import staged_dir
+from kdseq.seqkd.corpus import detok
+from kdseq.seqkd.filters import degenerate_reason
+from kdseq.seqkd.scoring import first_argmax, nbest_scores, sentence_scorer
+
+
+def write_binarized(path_prefix, seqs, dictionary):
+    from fairseq.data import indexed_dataset
+
+    builder = indexed_dataset.make_builder(path_prefix + ".bin", impl="mmap", vocab_size=len(dictionary))
+    eos = dictionary.eos()
+    for s in seqs:
+        builder.add_item(torch.IntTensor(list(s) + [eos]))
+    builder.finalize(path_prefix + ".idx")
+
+
+def merge(corpus, rows, out_dir, select, max_len_ratio, max_repeats, keep_original, teacher_dict_dir, meta,
+          scores=None):
+    """Write ``out_dir/<select>/`` (see the module docstring) atomically. Returns its counts. ``scores``: the
+    :func:`nbest_scores` of ``rows`` for ``select`` (unless ``best``) and ``bleu``, computed here if not given."""
+    from kdseq.metrics import sacrebleu_tokenize  # noqa: F401  (imports sacrebleu early: clear error if absent)
+
+    split, src_lang, tgt_lang = corpus.split, corpus.src_lang, corpus.tgt_lang
+    tgt_sym, src_sym = corpus.tgt_dict.symbols, corpus.src_dict.symbols
+    teacher_sym = corpus.teacher_src_dict.symbols
+    if select != "best" and not corpus.has_refs:
+        raise KdseqError(f"--select {select} needs references: {corpus.data_dir} has no {tgt_lang} side for "
+                         f"{split}")
+    if keep_original and not corpus.has_refs:
+        raise KdseqError(f"--keep-original: {corpus.data_dir} has no {tgt_lang} side for {split}")
+    if select != "best":
+        sentence_scorer(select, tgt_lang)  # an unknown selector is refused before any work
+    needed = sorted({select, "bleu"} - {"best"}) if corpus.has_refs else []
+    if scores is None or any(m not in scores for m in needed):
+        scores = nbest_scores(rows, corpus, needed)
+    sel_scores = scores[select] if select != "best" else None
+    bleu_scores = scores["bleu"] if corpus.has_refs else None
+    dropped = {"empty": 0, "length_ratio": 0, "repeats": 0}
+    src_out, tgt_out = [], []
+    picked_rank = [0] * (max(len(r["hyps"]) for r in rows) if rows else 1)
+    sbleu_sum, originals_added = 0.0, 0
+    for j, r in enumerate(rows):
+        i = r["id"]
+        src_ids = corpus.src_ids(i)
+        read_pieces = [teacher_sym[t] for t in corpus.teacher_ids(i)]
+        ref_ids = corpus.ref_ids(i) if corpus.has_refs else None
+        hyps = r["hyps"]
+        k = first_argmax(sel_scores[j]) if sel_scores is not None and len(hyps) > 1 else 0
+        hyp = hyps[k] if hyps else []
+        hyp_pieces = [tgt_sym[t] for t in hyp]
+        why = degenerate_reason(hyp_pieces, read_pieces, max_len_ratio, max_repeats)
+        if why:
+            dropped[why] += 1
+        else:
+            picked_rank[k] += 1
+            if bleu_scores is not None:
+                sbleu_sum += bleu_scores[j][k]
+            src_out.append(src_ids)
+            tgt_out.append(hyp)
+        if keep_original and (why or hyp != ref_ids):
+            src_out.append(src_ids)
+            tgt_out.append(ref_ids)
+            originals_added += 1
+    kept = len(rows) - sum(dropped.values())
+    counts = {"sentences": len(rows), "distilled_kept": kept, "dropped": dropped,
+              "originals_added": originals_added, "pairs_written": len(src_out),
+              "picked_nbest_rank": picked_rank if sel_scores is not None else None,
+              "mean_sentence_bleu_vs_reference": round(sbleu_sum / kept, 3) if bleu_scores is not None and kept
+              else None}
+
+    with staged_dir(os.path.join(out_dir, select)) as tmp:  # out_dir is a regeneration folder: ours to replace
+        bin_dir, text_dir, raw_dir = (os.path.join(tmp, d) for d in ("bin", "text", "raw"))
+        for d in (bin_dir, text_dir, raw_dir):
+            os.makedirs(d)
+        pair = f"{src_lang}-{tgt_lang}"
+        for lang, seqs, sym in ((src_lang, src_out, src_sym), (tgt_lang, tgt_out, tgt_sym)):
+            write_binarized(os.path.join(bin_dir, f"{split}.{pair}.{lang}"), seqs, corpus.src_dict
+                            if lang == src_lang else corpus.tgt_dict)
+            with open(os.path.join(text_dir, f"{split}.{lang}"), "w", encoding="utf-8") as ft, \
+                    open(os.path.join(raw_dir, f"{split}.{lang}"), "w", encoding="utf-8") as fr:
+                for s in seqs:
+                    p = [sym[t] for t in s]
+                    ft.write(" ".join(p) + "\n")
+                    fr.write(detok(p) + "\n")
+        # the student's source dictionary; the teacher's target dictionary (checked equal to the data's)
+        shutil.copy(os.path.join(corpus.data_dir, f"dict.{src_lang}.txt"), bin_dir)
+        shutil.copy(os.path.join(teacher_dict_dir, f"dict.{corpus.tgt_lang}.txt"), bin_dir)
+        for name in sorted(os.listdir(corpus.data_dir)):  # the other splits (gold valid/test), unchanged
+            if name.endswith((".bin", ".idx")) and not name.startswith(f"{split}.{pair}."):
+                shutil.copy(os.path.join(corpus.data_dir, name), bin_dir)
+        with open(os.path.join(tmp, "regenerate.json"), "w") as f:
+            json.dump({**meta, "select": select, "max_len_ratio": max_len_ratio, "max_repeats": max_repeats,
+                       "keep_original": keep_original, **counts}, f, indent=1, sort_keys=True)
+    return counts

@@ -1,0 +1,100 @@
+"""The regeneration pipeline: check, decode this shard's missing chunks, and (when every chunk is there) merge.
+``kdseq-regenerate`` parses flags and calls :func:`regenerate`; scripts and tests may call it directly."""
+import logging
+import os
+import time
+
+from kdseq.errors import KdseqError
+from kdseq.fileio import check_output_dir, file_sha256, inside
+
+log = logging.getLogger(__name__)
+
+
+def teacher_max_positions(teacher):
+    """(source, target): the longest source (EOS included) and output every member of the teacher can handle."""
+    from fairseq import utils
+
+    pos = utils.resolve_max_positions(*[m.max_positions() for m in teacher.models])
+    return (int(pos[0]), int(pos[1])) if isinstance(pos, tuple) else (int(pos), int(pos))
+
+
+def check_folders(data, out_dir, teacher_source=None):
+    for name, folder in (("the data", data), ("--teacher-source", teacher_source)):
+        if folder and (inside(out_dir, folder) or inside(folder, out_dir)):
+            raise KdseqError(f"--out-dir {out_dir} and {name} {folder} overlap: choose an --out-dir outside the "
+                             "data folder (the input is never written to)")
+    check_output_dir(out_dir, "state.json")
+
+
+def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, teacher_source=None,
+               backend="auto", device="auto", compute_type="auto", beam=5, nbest=1, lenpen=1.0, max_len_a=1.2,
+               max_len_b=10, max_tokens=None, max_sentences=256, threads=0, ct2_cache=None, chunk_size=2000,
+               num_shards=1, shard_id=0, merge=False, max_chunks=None, progress=True, select=("best",),
+               max_len_ratio=3.0, max_repeats=4, keep_original=False):
+    """Regenerate ``split`` of the binarized folder ``data`` with the teacher into ``out_dir`` (layout in
+    kdseq/seqkd/__init__.py). Returns a summary dict (counts, speed, timings)."""
+    from kdseq.seqkd import chunks, output
+    from kdseq.seqkd.backends import make_backend
+    from kdseq.seqkd.corpus import Corpus
+    from kdseq.seqkd.scoring import nbest_scores
+    from kdseq.teacher import Teacher
+
+    t0 = time.perf_counter()
+    data, out_dir = os.path.abspath(data), os.path.abspath(out_dir)
+    teacher_source = os.path.abspath(teacher_source) if teacher_source else None
+    check_folders(data, out_dir, teacher_source)
+    corpus = Corpus(data, split, teacher_source)
+    teacher = Teacher(teacher_path, corpus.teacher_task, teacher_data, check_source=True)
+    max_source, max_target = teacher_max_positions(teacher)
+    corpus.set_max_source(max_source)
+    shas = [file_sha256(p) for p in teacher.paths]
+    os.makedirs(out_dir, exist_ok=True)
+    dec, info = make_backend(backend, corpus, teacher, shas, beam, nbest, lenpen, max_len_a, max_len_b, device,
+                             compute_type, threads, ct2_cache, max_target)
+    timings = {"load_s": round(time.perf_counter() - t0 - info["convert_s"], 2),
+               "convert_s": round(info["convert_s"], 2)}
+    state = {"split": split, "data": data, "data_fingerprint": corpus.fingerprint(),
+             "teacher_source": teacher_source, "teacher_source_fingerprint": corpus.teacher_fingerprint(),
+             "teacher": teacher.paths, "teacher_sha256": shas, "backend": dec.name, "compute_type": dec.compute_type,
+             "beam": beam, "nbest": nbest, "lenpen": lenpen, "max_len_a": max_len_a, "max_len_b": max_len_b,
+             "chunk_size": chunk_size, "sentences": len(corpus)}
+    chunks.check_state(out_dir, state)
+    if max_tokens is None:
+        max_tokens = 1024 if dec.name == "ctranslate2" and info["device"] == "cpu" else 4096
+    summary = {"backend": dec.name, "compute_type": dec.compute_type, "device": info["device"],
+               "sentences": len(corpus), "truncated_sources": corpus.truncated}
+    if not merge:
+        log.info(f"{len(corpus)} sentences of {split}, {dec.name} {dec.compute_type} on {info['device']}, "
+                 f"beam {beam}, nbest {nbest}, shard {shard_id}/{num_shards}")
+        sents, toks, secs = chunks.decode_chunks(dec, corpus, out_dir, chunk_size, num_shards, shard_id, max_tokens,
+                                                 max_sentences, max_chunks, progress=progress)
+        timings["decode_s"] = round(secs, 2)
+        summary.update(decoded_sentences=sents, decoded_target_tokens=toks,
+                       sentences_per_s=round(sents / secs, 1) if sents else None,
+                       target_tokens_per_s=round(toks / secs, 1) if sents else None)
+    missing, _ = chunks.missing_chunks(out_dir, corpus, chunk_size)
+    if merge or (num_shards == 1 and not missing):
+        t1 = time.perf_counter()
+        rows = chunks.read_chunks(out_dir, corpus, chunk_size, num_shards)
+        meta = {k: state[k] for k in ("split", "data", "teacher_source", "teacher", "backend", "compute_type",
+                                      "beam", "nbest", "lenpen")}
+        del dec  # frees the decoder (and its threads) before the scorers fork
+        metrics = sorted({*select, "bleu"} - {"best"}) if corpus.has_refs else []
+        scores = nbest_scores(rows, corpus, metrics, workers=threads or os.cpu_count() or 1)
+        for sel in select:
+            counts = output.merge(corpus, rows, out_dir, sel, max_len_ratio, max_repeats, keep_original,
+                                  teacher.dict_dirs[0], meta, scores)
+            d = counts["dropped"]
+            log.info(f"{sel}: {counts['distilled_kept']} of {counts['sentences']} hypotheses kept (dropped: "
+                     f"{d['empty']} empty, {d['length_ratio']} length ratio, {d['repeats']} repeats); "
+                     f"{counts['pairs_written']} pairs -> {os.path.join(out_dir, sel, 'bin')}")
+            summary[sel] = counts
+        timings["merge_s"] = round(time.perf_counter() - t1, 2)
+    elif num_shards > 1:
+        log.info(f"shard {shard_id} done; {len(missing)} chunks of other shards left. When every shard is done "
+                 f"(their chunks/ in {out_dir}), run this command with --merge instead of --shard-id")
+    else:
+        log.info(f"stopped after --max-chunks {max_chunks}; rerun to continue")
+    timings["total_s"] = round(time.perf_counter() - t0, 2)
+    summary["timings"] = timings
+    return summary

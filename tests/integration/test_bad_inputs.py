@@ -1,0 +1,465 @@
+"""Bad input, as a hostile new user gives it, to every command: one table of cases.
+
+Each case builds its input, runs a real command, and states the exit code, a pattern the one-line message must
+match (no traceback for a user mistake), and what must be on disk afterwards (inputs untouched, nothing partial,
+nothing deleted that kdseq did not make). Misaligned, empty, non-UTF-8 and wrongly tabbed corpora are the cases of
+tests/unit/test_prepare.py (in-process, same checks).
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pytest
+
+from tests.conftest import BIN, LEXICON, ROOT, TINY, cli, make_pairs, write_tsv
+
+
+@dataclass
+class Case:
+    id: str
+    run: Callable  # (ctx) -> CompletedProcess; ctx: tmp path and the toy fixtures
+    rc: int
+    message: str = ""  # regex searched in stderr (rc != 0) or stdout+stderr
+    disk: Callable = field(default=lambda ctx: None)  # asserts what is (not) on disk
+
+
+def run_main(command, *args, cwd=None):
+    """A kdseq command run in this process (fairseq imported once: ~6 s less than a new process), with its
+    exit status and output as a CompletedProcess."""
+    import contextlib
+    import importlib
+    import io
+
+    main = importlib.import_module(f"kdseq.cli.{command}").main
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    try:
+        if cwd:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            rc = main([str(a) for a in args])
+    except SystemExit as e:  # argparse's own errors
+        rc = e.code
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess([command, *args], rc, out.getvalue(), err.getvalue())
+
+
+def corpus(d, n=300, seed=3):
+    d.mkdir(parents=True, exist_ok=True)
+    return write_tsv(d / "train.tsv", list(dict.fromkeys(make_pairs(n, seed))))
+
+
+def prep(ctx, *args, out=None, train=None, cwd=None):
+    train = train or corpus(ctx["tmp"] / "in")
+    return run_main("prepare", "--train", train, "--valid-size", "20", "--test-size", "20", "--src-lang", "en",
+                    "--tgt-lang", "de", "--vocab-size", "60", "--out-dir", out or ctx["tmp"] / "out", *args,
+                    cwd=cwd or ctx["tmp"])
+
+
+def write_bytes(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def train_kd(ctx, *args):
+    return cli("fairseq-train", ctx["bin"], "--user-dir", "kdseq", *TINY, "--max-update", "2",
+               "--save-dir", ctx["tmp"] / "save", "--task", "translation_kd", "--criterion", "word_kd",
+               "--label-smoothing", "0.1", *args, cwd=ROOT, check=False)
+
+
+def regen(ctx, *args, data=None, out=None, inproc=False):
+    """kdseq-regenerate; ``inproc`` for the cases refused before any decoding (a decode in this process would
+    leave torch's thread count and CTranslate2 in it)."""
+    argv = [data or ctx["bin"], "--teacher-path", ctx["teacher"], "--out-dir", out or ctx["tmp"] / "regen", "--split",
+            "test", "--threads", "1", "--no-progress", *args]
+    if inproc:
+        return run_main("regenerate", *argv)
+    return cli("kdseq-regenerate", *argv, check=False, env=ctx["env"])
+
+
+def swapped_dictionary_copy(ctx):
+    """The toy data with two dictionary entries swapped: same size, other content."""
+    bad = ctx["tmp"] / "swapped" / "bin"
+    shutil.copytree(ctx["bin"], bad)
+    for lang in ("en", "de"):
+        p = bad / f"dict.{lang}.txt"
+        lines = p.read_text(encoding="utf-8").splitlines()
+        lines[5], lines[6] = lines[6], lines[5]
+        p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return bad
+
+
+# ------------------------------------------------------------------------------------------------ kdseq-prepare
+
+def p_foreign_out(ctx):
+    write_bytes(ctx["tmp"] / "out" / "model.pt", b"precious")
+    return prep(ctx)
+
+
+def p_dot_out(ctx):
+    write_bytes(ctx["tmp"] / "home" / "notes.txt", b"precious")
+    return prep(ctx, out=".", cwd=ctx["tmp"] / "home")
+
+
+def p_symlink_out(ctx):
+    train = corpus(ctx["tmp"] / "data")
+    os.symlink(ctx["tmp"] / "data", ctx["tmp"] / "link")
+    return prep(ctx, out=ctx["tmp"] / "link", train=train)
+
+
+MESSY = [("one two", "eins zwei"), ("   ", "drei"), ("red\rblue", "rot\rblau"), ("dog\x0bcat\u200b", "Hund Katze"),
+         ("big house", "groß Haus")]
+
+
+def p_messy_lines(ctx):
+    pairs = MESSY + list(dict.fromkeys(make_pairs(300, 4)))
+    src = "".join(s + "\r\n" for s, _ in pairs).encode()  # CRLF line ends, lone CRs inside lines
+    tgt = "".join(t + "\n" for _, t in pairs).encode()
+    write_bytes(ctx["tmp"] / "m.en", src)
+    write_bytes(ctx["tmp"] / "m.de", tgt)
+    return prep(ctx, "--seed", "7", train=ctx["tmp"] / "m")
+
+
+def d_messy_lines(ctx):
+    out = ctx["tmp"] / "out"
+    meta = json.loads((out / "prepare.json").read_text())
+    assert meta["train_dropped_empty"] == 1  # the whitespace-only line
+    src = {}
+    for split in ("train", "valid", "test"):  # every line still pairs with its own translation
+        en = (out / "raw" / f"{split}.en").read_text(encoding="utf-8").split("\n")[:-1]
+        de = (out / "raw" / f"{split}.de").read_text(encoding="utf-8").split("\n")[:-1]
+        assert len(en) == len(de)
+        src.update(zip(en, de))
+        assert not any(c in "".join(en + de) for c in "\r\x0b\u200b")
+    assert src.get("red blue") == "rot blau" and src.get("dog cat") == "Hund Katze"
+    assert src.get("big house") == "groß Haus"
+
+
+def p_out_under_a_file(ctx):
+    write_bytes(ctx["tmp"] / "afile", b"x")
+    return prep(ctx, out=ctx["tmp"] / "afile" / "out")
+
+
+def p_rerun_other_vocab(ctx):
+    assert prep(ctx).returncode == 0
+    return prep(ctx, "--vocab-size", "70")
+
+
+def d_rerun_kept(ctx):
+    assert json.loads((ctx["tmp"] / "out" / "prepare.json").read_text())["vocab_size"] == 60
+
+
+def p_rerun_other_corpus(ctx):
+    assert prep(ctx).returncode == 0
+    return prep(ctx, train=corpus(ctx["tmp"] / "in", seed=99))  # same path, other content
+
+
+def p_rerun_missing_input(ctx):
+    assert prep(ctx).returncode == 0
+    os.remove(ctx["tmp"] / "in" / "train.tsv")
+    return prep(ctx, train=ctx["tmp"] / "in" / "train.tsv")
+
+
+def p_rerun_force(ctx):
+    assert prep(ctx).returncode == 0
+    return prep(ctx, "--vocab-size", "70", "--force")
+
+
+def d_rerun_force(ctx):
+    assert json.loads((ctx["tmp"] / "out" / "prepare.json").read_text())["vocab_size"] == 70
+    assert not [p for p in os.listdir(ctx["tmp"]) if p.startswith(".out.")]  # no temp or old folder left
+
+
+def p_repeated_sources(ctx):
+    pairs = list(dict.fromkeys(make_pairs(300, 5)))
+    pairs += [(s, t + " und") for s, t in pairs[:150]]  # every other source twice, other targets
+    return prep(ctx, train=write_tsv(ctx["tmp"] / "rep.tsv", pairs))
+
+
+def d_repeated_sources(ctx):
+    raw = ctx["tmp"] / "out" / "raw"
+    train = set(raw.joinpath("train.en").read_text().splitlines())
+    for split in ("valid", "test"):
+        held = raw.joinpath(f"{split}.en").read_text().splitlines()
+        assert len(held) == 20 and len(set(held)) == 20 and not train & set(held)
+
+
+def p_dict_without_spm(ctx):
+    return prep(ctx, "--dict", ctx["bin"] / "dict.en.txt")
+
+
+def p_killed_then_rerun(ctx):
+    train = corpus(ctx["tmp"] / "in", n=3000)
+    cmd = [os.path.join(BIN, "kdseq-prepare"), "--train", train, "--valid-size", "20", "--test-size", "20",
+           "--src-lang", "en", "--tgt-lang", "de", "--vocab-size", "60", "--out-dir", ctx["tmp"] / "out"]
+    proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(p.startswith(".out.tmp-") for p in os.listdir(ctx["tmp"])):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (ctx["tmp"] / "out").exists()  # nothing half-written in place
+    return prep(ctx, train=train)
+
+
+def d_no_temp_left(ctx):
+    assert (ctx["tmp"] / "out" / "prepare.json").exists()
+    assert not [p for p in os.listdir(ctx["tmp"]) if p.startswith(".out.")]
+
+
+def inputs_intact(*names):
+    def check(ctx):
+        for n in names:
+            assert (ctx["tmp"] / n).exists(), n
+
+    return check
+
+
+PREPARE = [
+    Case("prepare: --out-dir is someone's folder", p_foreign_out, 2, r"not a kdseq output",
+         lambda ctx: (ctx["tmp"] / "out" / "model.pt").read_bytes() == b"precious" or pytest.fail("deleted")),
+    Case("prepare: --out-dir .", p_dot_out, 2, r"--out-dir \S*/home: the folder is not empty and is not a kdseq output",
+         inputs_intact("home/notes.txt", "in/train.tsv")),
+    Case("prepare: --out-dir links to the input's folder", p_symlink_out, 2, r"lies inside --out-dir",
+         inputs_intact("data/train.tsv")),
+    Case("prepare: CRLF, lone CR, control, zero-width, whitespace-only", p_messy_lines, 0, "", d_messy_lines),
+    Case("prepare: --out-dir under a file", p_out_under_a_file, 2, r"cannot create .*afile"),
+    Case("prepare: rerun with another --vocab-size", p_rerun_other_vocab, 2,
+         r"--vocab-size: was 60, now 70.*--force", d_rerun_kept),
+    Case("prepare: rerun with another corpus at the same path", p_rerun_other_corpus, 2,
+         r"train:train\.tsv \(bytes, sha256 changed\)|train:train\.tsv \(sha256 changed\)", d_rerun_kept),
+    Case("prepare: rerun with the input gone", p_rerun_missing_input, 2, r"train\.tsv: no such file", d_rerun_kept),
+    Case("prepare: rerun with --force rebuilds", p_rerun_force, 0, "", d_rerun_force),
+    Case("prepare: random split of a corpus with repeated sources", p_repeated_sources, 0, "", d_repeated_sources),
+    Case("prepare: --dict without --spm-model", p_dict_without_spm, 2, r"--dict needs --spm-model"),
+    Case("prepare: SIGKILL, then rerun", p_killed_then_rerun, 0, "", d_no_temp_left),
+]
+
+
+# ------------------------------------------------------------------------------------------- kdseq-regenerate
+
+def r_symlink_into_data(ctx):
+    data = ctx["tmp"] / "data"
+    shutil.copytree(ctx["bin"], data)
+    os.symlink(data, ctx["tmp"] / "link")
+    return regen(ctx, data=data, out=ctx["tmp"] / "link" / "regen", inproc=True)
+
+
+def r_foreign_out(ctx):
+    write_bytes(ctx["tmp"] / "regen" / "thesis.tex", b"precious")
+    return regen(ctx, inproc=True)
+
+
+def r_misaligned_teacher_source(ctx):
+    other = ctx["tmp"] / "other"
+    shutil.copytree(ctx["bin"], other)
+    for f in ("test.en-de.en.bin", "test.en-de.en.idx", "test.en-de.de.bin", "test.en-de.de.idx"):
+        shutil.copy(ctx["bin"] / f.replace("test.", "valid."), other / f)  # 60 sentences where test has 100
+    return regen(ctx, "--teacher-source", other, inproc=True)
+
+
+def r_two_runs_at_once(ctx):
+    out = ctx["tmp"] / "regen"
+    cmds = [[os.path.join(BIN, "kdseq-regenerate"), ctx["bin"], "--teacher-path", ctx["teacher"], "--out-dir", out,
+             "--split", "test", "--threads", "1", "--no-progress", "--beam", str(b), "--chunk-size", "10"]
+            for b in (4, 5)]
+    procs = [subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=ctx["env"]) for cmd in cmds]
+    res = [(p.wait(), p.stderr.read()) for p in procs]
+    assert sorted(rc for rc, _ in res) == [0, 2], res
+    rc, err = next(r for r in res if r[0] == 2)
+    return subprocess.CompletedProcess([], rc, "", err)
+
+
+def d_one_decode(ctx):
+    state = json.loads((ctx["tmp"] / "regen" / "state.json").read_text())
+    meta = json.loads((ctx["tmp"] / "regen" / "best" / "regenerate.json").read_text())
+    assert meta["beam"] == state["beam"]
+
+
+def r_other_dictionary_teacher_data(ctx):
+    return regen(ctx, "--teacher-data", swapped_dictionary_copy(ctx), inproc=True)
+
+
+REGENERATE = [
+    Case("regenerate: --out-dir inside the data through a link", r_symlink_into_data, 2, r"overlap",
+         lambda ctx: not (ctx["tmp"] / "data" / "regen").exists() or pytest.fail("written into the data")),
+    Case("regenerate: --out-dir is someone's folder", r_foreign_out, 2, r"not a kdseq output",
+         inputs_intact("regen/thesis.tex")),
+    Case("regenerate: --teacher-source not aligned", r_misaligned_teacher_source, 2,
+         r"--teacher-source .*has 60 sentences, .* has 100: .*aligned line by line"),
+    Case("regenerate: two runs with other settings into one folder at once", r_two_runs_at_once, 2,
+         r"state\.json: this folder was started with beam=", d_one_decode),
+    Case("regenerate: --teacher-data with another dictionary", r_other_dictionary_teacher_data, 2,
+         r"dictionaries differ: .*dict\.(en|de)\.txt has"),
+]
+
+
+# --------------------------------------------------------------------------------------------- kdseq-evaluate
+
+def e_other_dictionary(ctx):
+    return run_main("evaluate", swapped_dictionary_copy(ctx), "--path", ctx["teacher"], "--beams", "1")
+
+
+def e_truncated_checkpoint(ctx):
+    bad = ctx["tmp"] / "bad.pt"
+    bad.write_bytes(ctx["teacher"].read_bytes()[:5000])
+    return run_main("evaluate", ctx["bin"], "--path", bad, "--beams", "1")
+
+
+EVALUATE = [
+    Case("evaluate: a model trained with another dictionary of the same size", e_other_dictionary, 2,
+         r"dictionaries differ: .*has '.*' at index 9 where .*swapped/bin/dict\.en\.txt has"),
+    Case("evaluate: truncated checkpoint", e_truncated_checkpoint, 2, r"--path: cannot load checkpoint .*bad\.pt"),
+]
+
+
+# -------------------------------------------------------------------------- fairseq-train --criterion word_kd
+
+def no_checkpoint(ctx):
+    save = ctx["tmp"] / "save"
+    assert not save.exists() or not [p for p in os.listdir(save) if p.endswith(".pt")], os.listdir(save)
+
+
+def w_cache_of_other_data(ctx):
+    cache = ctx["tmp"] / "cache"
+    shutil.copytree(ctx["cache"], cache)
+    meta = json.loads((cache / "train" / "meta.json").read_text())
+    meta["fingerprint"] = "0" * 64
+    (cache / "train" / "meta.json").write_text(json.dumps(meta))
+    return train_kd(ctx, "--teacher-cache", cache)
+
+
+def w_truncated_cache(ctx):
+    cache = ctx["tmp"] / "cache"
+    shutil.copytree(ctx["cache"], cache)
+    ids = cache / "valid" / "ids.npy"
+    ids.write_bytes(ids.read_bytes()[:1000])
+    return train_kd(ctx, "--teacher-cache", cache)
+
+
+def w_cache_without_translation_kd(ctx):
+    return cli("fairseq-train", ctx["bin"], "--user-dir", "kdseq", *TINY, "--max-update", "2",
+               "--save-dir", ctx["tmp"] / "save", "--criterion", "word_kd", "--teacher-cache", ctx["cache"],
+               cwd=ROOT, check=False)
+
+
+WORD_KD = [
+    Case("word_kd: --kd-temperature nan", lambda ctx: train_kd(ctx, "--teacher-path", ctx["teacher"],
+                                                               "--kd-temperature", "nan"), 2,
+         r"--kd-temperature nan: must be a finite number", no_checkpoint),
+    Case("word_kd: --kd-alpha 1.5", lambda ctx: train_kd(ctx, "--teacher-path", ctx["teacher"], "--kd-alpha", "1.5"),
+         2, r"--kd-alpha 1.5: must be a finite number in \[0.0, 1.0\]", no_checkpoint),
+    Case("word_kd: missing teacher", lambda ctx: train_kd(ctx, "--teacher-path", ctx["tmp"] / "nope.pt"), 2,
+         r"--teacher-path: checkpoint .*nope\.pt does not exist", no_checkpoint),
+    Case("word_kd: --kd-topk larger than the vocabulary",
+         lambda ctx: train_kd(ctx, "--teacher-path", ctx["teacher"], "--kd-topk", "100000"), 2,
+         r"--kd-topk 100000: must lie in", no_checkpoint),
+    Case("word_kd: cache of other data", w_cache_of_other_data, 2,
+         r"train/meta\.json was built from other data", no_checkpoint),
+    Case("word_kd: truncated cache", w_truncated_cache, 2, r"valid/ids\.npy: damaged or truncated cache file",
+         no_checkpoint),
+    Case("word_kd: cache without --task translation_kd", w_cache_without_translation_kd, 2,
+         r"--teacher-cache needs --task translation_kd", no_checkpoint),
+]
+
+
+# ---------------------------------------------------------------------------------------- kdseq-cache-teacher
+
+def c_foreign_out(ctx):
+    write_bytes(ctx["tmp"] / "c" / "notes.md", b"precious")
+    return run_main("cache_teacher", ctx["bin"], "--teacher-path", ctx["teacher"], "--splits", "valid",
+                    "--out-dir", ctx["tmp"] / "c", "--cpu")
+
+
+def c_sharded(ctx):
+    return run_main("cache_teacher", f"{ctx['bin']}:{ctx['bin']}", "--teacher-path", ctx["teacher"], "--splits",
+                    "valid", "--out-dir", ctx["tmp"] / "c", "--cpu")
+
+
+CACHE = [
+    Case("cache-teacher: --out-dir is someone's folder", c_foreign_out, 2, r"not a kdseq output",
+         inputs_intact("c/notes.md")),
+    Case("cache-teacher: sharded data", c_sharded, 2, r"sharded data .* is not supported by the teacher cache"),
+]
+
+
+@pytest.fixture(scope="module")
+def shared(toy_prepared, toy_teacher, tmp_path_factory):
+    env = dict(os.environ, KDSEQ_CT2_CACHE=str(tmp_path_factory.mktemp("ct2")))
+    cache = tmp_path_factory.mktemp("cache") / "top4"
+    cli("kdseq-cache-teacher", toy_prepared / "bin", "--teacher-path", toy_teacher, "--topk", "4", "--out-dir",
+        cache, "--cpu")
+    return {"bin": toy_prepared / "bin", "teacher": toy_teacher, "env": env, "cache": cache}
+
+
+@pytest.mark.parametrize("case", PREPARE + REGENERATE + EVALUATE + WORD_KD + CACHE, ids=lambda c: c.id)
+def test_bad_input(case, shared, tmp_path):
+    ctx = dict(shared, tmp=tmp_path)
+    before = {p: p.read_bytes() for p in shared["bin"].iterdir()}
+    res = case.run(ctx)
+    out = res.stderr if case.rc else res.stdout + res.stderr
+    assert res.returncode == case.rc, f"exit {res.returncode}:\n{res.stdout[-2000:]}\n{res.stderr[-2000:]}"
+    if case.rc:
+        assert "Traceback" not in res.stderr, res.stderr[-3000:]
+        assert case.message and __import__("re").search(case.message, out), out[-2000:]
+    case.disk(ctx)
+    assert {p: p.read_bytes() for p in shared["bin"].iterdir()} == before  # the shared input is never written
+
+
+def test_long_source_is_truncated_and_counted(shared, tmp_path):
+    """A test sentence far longer than the teacher's positions: every command goes on and counts it."""
+    toy = shared["bin"].parent
+    pairs = list(dict.fromkeys(make_pairs(200, 6)))
+    long_src = " ".join(sorted(LEXICON) * 60)  # 1,440 words: more pieces than the 1,024 positions
+    long_tgt = " ".join(LEXICON[w] for w in long_src.split())
+    test = write_tsv(tmp_path / "test.tsv", pairs[:20] + [(long_src, long_tgt)])
+    run_main("prepare", "--train", write_tsv(tmp_path / "train.tsv", pairs[40:]), "--valid",
+        write_tsv(tmp_path / "valid.tsv", pairs[20:40]), "--test", test, "--src-lang", "en", "--tgt-lang", "de",
+        "--out-dir", tmp_path / "p", "--spm-model", toy / "spm.model", "--dict", toy / "bin" / "dict.en.txt")
+    data = tmp_path / "p" / "bin"
+    for backend in ("ctranslate2", "fairseq"):  # greedy: the same truncation, ~1,000 decoding steps cheaper
+        res = regen(dict(shared, tmp=tmp_path), "--backend", backend, "--beam", "1", data=data,
+                    out=tmp_path / backend)
+        assert res.returncode == 0, res.stderr[-2000:]
+        summary = json.loads(res.stdout.splitlines()[-1])
+        assert summary["truncated_sources"] == 1 and summary["best"]["sentences"] == 21
+        assert "longer than the teacher's 1024 positions" in res.stderr
+    res = run_main("evaluate", data, "--path", shared["teacher"], "--beams", "1", "--output-dir", tmp_path / "ev")
+    assert res.returncode == 0, res.stderr[-2000:]
+    result = json.loads(next((tmp_path / "ev").glob("*.json")).read_text())
+    assert result["truncated_sources"] == 1 and result["sentences"] == 21
+
+
+def test_teacher_source_pairs_the_students_source_with_the_teachers_output(shared, tmp_path):
+    """kdseq-prepare --teacher-source-lang keeps a third side aligned; kdseq-regenerate --teacher-source decodes it
+    and writes the student's source beside the teacher's output, line by line."""
+    toy = shared["bin"].parent
+    rows = []
+    for split in ("train", "valid", "test"):
+        en = (toy / "raw" / f"{split}.en").read_text().splitlines()
+        de = (toy / "raw" / f"{split}.de").read_text().splitlines()
+        # the student reads the sentence backwards; the teacher reads it as it was trained to
+        rows.append(tmp_path / f"{split}.tsv")
+        with open(rows[-1], "w", encoding="utf-8") as f:
+            for s, t in zip(en, de):
+                f.write(f"{' '.join(reversed(s.split()))}\t{t}\t{s}\n")
+    run_main("prepare", "--train", rows[0], "--valid", rows[1], "--test", rows[2], "--src-lang", "en",
+        "--tgt-lang", "de", "--teacher-source-lang", "en", "--out-dir", tmp_path / "p", "--spm-model",
+        toy / "spm.model", "--dict", toy / "bin" / "dict.en.txt")
+    p = tmp_path / "p"
+    assert (p / "raw" / "test.teacher.en").read_text() == (toy / "raw" / "test.en").read_text()
+    ctx = dict(shared, tmp=tmp_path)
+    keep_all = ("--max-len-ratio", "0", "--max-repeats", "0")
+    assert regen(ctx, "--teacher-source", p / "bin-teacher", *keep_all, data=p / "bin",
+                 out=tmp_path / "ts").returncode == 0
+    assert regen(ctx, *keep_all, data=toy / "bin", out=tmp_path / "plain").returncode == 0  # on its own source
+    out = tmp_path / "ts" / "best" / "raw"
+    assert (out / "test.en").read_text() == (p / "raw" / "test.en").read_text()  # the student's (reversed) source
+    assert (out / "test.de").read_text() == (tmp_path / "plain" / "best" / "raw" / "test.de").read_text()
