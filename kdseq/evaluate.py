@@ -78,7 +78,10 @@ def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, na
                "truncated_sources": stats["truncated_sources"]}
         res.update(metrics.score(texts, refs, tgt_lang))
         if output_dir:
-            os.makedirs(output_dir, exist_ok=True)
+            try:
+                os.makedirs(output_dir, exist_ok=True)
+            except OSError as e:
+                raise KdseqError(f"--output-dir {output_dir}: cannot create it ({e.strerror})") from None
             stem = os.path.join(output_dir, f"{name}.{split}.beam{beam}")
             atomic_write(stem + ".hyp", "".join(t + "\n" for t in texts))
             atomic_write(stem + ".json", json.dumps(res, indent=1, sort_keys=True) + "\n")

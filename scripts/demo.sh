@@ -8,7 +8,9 @@
 #
 #   bash scripts/demo.sh
 #
-# Every stage is skipped when its output exists, so a rerun only redoes what is missing. Outputs: work/.
+# Every stage is skipped when its output exists, so a rerun only redoes what is missing; a model trained with
+# other settings is refused, not reused. Outputs: work/. TEACHER_UPDATES=2000 STUDENT_UPDATES=800 is the larger
+# demo of 2026-11-24.
 # On 2+ cores the students train two at a time, one core each (1.25x the throughput of one at a time on two).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,13 +39,22 @@ MODELS="$WORK/models"
 RESULTS="$WORK/results"
 mkdir -p "$MODELS"
 
-# train NAME SCRIPT ARGS...: run a training script once (an interrupted run resumes from checkpoint_last.pt).
+# train NAME SCRIPT ARGS...: run a training script once (an interrupted run resumes from checkpoint_last.pt). The
+# finished model records its command; a rerun with other settings (e.g. TEACHER_UPDATES) stops instead of
+# silently reusing the old model.
 train() {
   local name=$1; shift
-  if [ ! -f "$MODELS/$name/.done" ]; then
+  local want="$*"
+  if [ -f "$MODELS/$name/.done" ]; then
+    if [ "$(cat "$MODELS/$name/.done")" != "$want" ]; then
+      echo "[demo] error: $MODELS/$name was trained by another command than this run's ($want); remove that" \
+           "folder to retrain it, or give another WORK=..." >&2
+      exit 1
+    fi
+  else
     stamp "$name: training; log: $MODELS/$name.log"
     bash "$@" > "$MODELS/$name.log" 2>&1 || { tail -20 "$MODELS/$name.log"; return 1; }
-    touch "$MODELS/$name/.done"
+    echo "$want" > "$MODELS/$name/.done"
   fi
 }
 
@@ -91,7 +102,7 @@ fi
 # Word-KD from the offline cache: one teacher pass over train and valid (top-8 per token), then the student
 # trains at the baseline's speed (the online teacher would run on every batch: twice the time on 2 cores).
 CACHE="$MODELS/teacher/cache-top8"
-if [ ! -f "$CACHE/valid.json" ]; then
+if [ ! -f "$CACHE/valid/meta.json" ]; then
   stamp "teacher cache: top-8 distributions of train and valid -> $CACHE"
   kdseq-cache-teacher "$DATA" --teacher-path "$TEACHER" --splits train,valid --topk 8 --out-dir "$CACHE" > /dev/null
 fi
