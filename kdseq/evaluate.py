@@ -6,6 +6,7 @@ side. Used by ``kdseq-evaluate`` and ``kdseq-report``.
 import json
 import logging
 import os
+import time
 
 import torch
 
@@ -41,10 +42,61 @@ def default_reference(data_dir, split, tgt_lang):
     return path if os.path.exists(path) else None
 
 
+def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen, threads=0):
+    """(decode(beam) -> (texts, stats), compute type) with the checkpoint converted to CTranslate2 (cached by its
+    sha256), decoding the same pieces in corpus order: how a student would be deployed."""
+    from kdseq.fileio import file_sha256
+    from kdseq.seqkd.backends import CTranslate2Backend
+    from kdseq.seqkd.chunks import length_batches
+    from kdseq.seqkd.corpus import Corpus, detok
+    from kdseq.seqkd.ct2 import convert_to_ct2
+    from kdseq.seqkd.run import teacher_max_positions
+
+    if ":" in path_spec:
+        raise KdseqError("--backend ctranslate2 decodes one checkpoint, not an ensemble: use --backend fairseq")
+    try:
+        import ctranslate2  # noqa: F401
+    except ImportError:
+        raise KdseqError("--backend ctranslate2: ctranslate2 is not installed (pip install ctranslate2)") from None
+    corpus = Corpus(data_dir, split)
+    max_source, max_target = teacher_max_positions(models)
+    corpus.set_max_source(max_source)
+    try:
+        model_dir, _ = convert_to_ct2(path_spec, file_sha256(path_spec), data_dir, corpus.src_lang, corpus.tgt_lang)
+    except KdseqError:
+        raise
+    except Exception as e:  # the converter raises ValueError/AssertionError for what it cannot convert
+        raise KdseqError(f"--backend ctranslate2 cannot convert {path_spec}: {type(e).__name__}: {e}") from None
+    dev = "cuda" if device.startswith("cuda") else "cpu"
+    compute = compute_type if compute_type != "auto" else ("float16" if dev == "cuda" else "float32")
+    backend = CTranslate2Backend(model_dir, corpus, 1, 1, lenpen, 1.2, 10, dev, compute,
+                                 threads or os.cpu_count() or 1, max_target)
+    sym, ids = corpus.tgt_dict.symbols, list(range(len(corpus)))
+
+    def decode(beam):
+        backend.beam = beam
+        out = {}
+        start = time.perf_counter()
+        batches = length_batches(ids, corpus.lengths, 1024 if dev == "cpu" else 4096, 256)
+        for batch, res in backend.decode_batches(batches):
+            out.update(zip(batch, res))
+        wall = time.perf_counter() - start
+        best = [out[i][0][0] if out[i][0] else [] for i in ids]
+        texts = [detok([sym[t] for t in h]) for h in best]
+        return texts, {"sentences": len(ids), "target_tokens": sum(len(h) + 1 for h in best), "wall_s": wall,
+                       "truncated_sources": corpus.truncated}
+
+    return decode, compute
+
+
 def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, name=None, max_tokens=4096,
-             batch_size=None, device=None, fp16=False, lenpen=1.0, output_dir=None):
-    """Decode ``split`` once per beam size; returns the list of result dicts (and writes them if output_dir)."""
+             batch_size=None, device=None, fp16=False, lenpen=1.0, output_dir=None, backend="fairseq",
+             compute_type="auto", threads=0):
+    """Decode ``split`` once per beam size with fairseq's SequenceGenerator or (``backend='ctranslate2'``) the
+    checkpoint converted to CTranslate2 at ``compute_type``; returns the list of result dicts (and writes them
+    if output_dir)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    name_given = name is not None
     models, task, _ = load_ensemble(path_spec, data_dir, device=device, fp16=fp16)
     src_lang, tgt_lang = task.cfg.source_lang, task.cfg.target_lang
     try:
@@ -62,15 +114,27 @@ def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, na
         refs = [task.target_dictionary.string(ds.tgt[i][:-1], "sentencepiece") for i in range(n)]
     params = count_parameters(models)
     name = name or os.path.basename(os.path.dirname(os.path.abspath(path_spec.split(":")[0])))
+    compute = "float16" if fp16 else "float32"
+    if backend == "ctranslate2":
+        decode_ct2, compute = ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen, threads)
+        name = name if name_given else f"{name}-ct2-{compute}"
+    elif compute_type not in ("auto", "float32", "float16"):
+        raise KdseqError(f"--compute-type {compute_type}: the fairseq backend decodes in float32 (or --fp16); use "
+                         "--backend ctranslate2 for int8")
     results = []
     for beam in beams:
-        hyps, stats = decode_split(task, models, split, beam, max_tokens=max_tokens, batch_size=batch_size,
-                                   device=device, lenpen=lenpen)
-        texts = [h[0]["text"] for h in hyps]
+        if backend == "ctranslate2":
+            texts, stats = decode_ct2(beam)
+        else:
+            hyps, stats = decode_split(task, models, split, beam, max_tokens=max_tokens, batch_size=batch_size,
+                                       device=device, lenpen=lenpen)
+            texts = [h[0]["text"] for h in hyps]
         res = {"name": name, "checkpoints": path_spec, "data": os.path.abspath(data_dir), "split": split,
+               "backend": backend, "compute_type": compute,
                "src_lang": src_lang, "tgt_lang": tgt_lang, "beam": beam, "lenpen": lenpen,
-               "device": (torch.cuda.get_device_name() if device.startswith("cuda")
-                          else f"cpu x{torch.get_num_threads()}"),
+               "device": (torch.cuda.get_device_name() if device.startswith("cuda") else
+                          f"cpu x{threads or os.cpu_count()}" if backend == "ctranslate2" else
+                          f"cpu x{torch.get_num_threads()}"),
                "fp16": fp16, "params": params, "ensemble_size": len(models),
                "sentences": stats["sentences"], "target_tokens": stats["target_tokens"], "wall_s": stats["wall_s"],
                "sent_per_s": stats["sentences"] / stats["wall_s"],
@@ -89,16 +153,23 @@ def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, na
     return results
 
 
-COLUMNS = [("name", "model", "{}"), ("beam", "beam", "{}"), ("bleu", "BLEU", "{:.2f}"), ("chrf", "chrF", "{:.2f}"),
+COLUMNS = [("name", "model", "{}"), ("decoder", "decoder", "{}"), ("beam", "beam", "{}"),
+           ("bleu", "BLEU", "{:.2f}"), ("chrf", "chrF", "{:.2f}"),
            ("rougeL", "ROUGE-L", "{:.2f}"), ("sent_per_s", "sent/s", "{:.1f}"),
            ("tgt_tokens_per_s", "tok/s", "{:.0f}"), ("wall_s", "wall s", "{:.2f}"),
            ("params", "params", "{:,}"), ("device", "device", "{}")]
+
+
+def decoder_label(r):
+    """'fairseq float32', 'ctranslate2 int8', ... (results written before the backend was recorded: fairseq)."""
+    return f"{r.get('backend', 'fairseq')} {r.get('compute_type', 'float16' if r.get('fp16') else 'float32')}"
 
 
 def markdown_table(results):
     """A markdown table of results (dicts as written by :func:`evaluate`), followed by the signatures."""
     lines = ["| " + " | ".join(h for _, h, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in results:
+        r = dict(r, decoder=decoder_label(r))
         lines.append("| " + " | ".join(fmt.format(r[k]) for k, _, fmt in COLUMNS) + " |")
     lines.append("")
     for metric, key in (("BLEU", "bleu_signature"), ("chrF", "chrf_signature")):
@@ -114,7 +185,7 @@ def load_results(paths):
                 r = json.load(f)
         except (OSError, json.JSONDecodeError) as e:
             raise KdseqError(f"{p}: not a kdseq-evaluate JSON result ({e})") from e
-        missing = [k for k, _, _ in COLUMNS if k not in r]
+        missing = [k for k, _, _ in COLUMNS if k not in r and k != "decoder"]
         if missing:
             raise KdseqError(f"{p}: not a kdseq-evaluate JSON result (missing {', '.join(missing)})")
         results.append(r)

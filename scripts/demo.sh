@@ -5,6 +5,7 @@
 #   word-kd    word-level KD from the teacher's cached top-8 distributions (Kim & Rush 2016 word-KD)
 #   seq-kd     gold sources with the teacher's beam-5 translations (Kim & Rush 2016 seq-KD)
 #   seq-inter  the teacher's 5-best hypothesis closest to the reference by sentence BLEU (seq-inter)
+# and each student once more greedy in CTranslate2 int8, as it would be deployed.
 #
 #   bash scripts/demo.sh
 #
@@ -66,6 +67,15 @@ evaluate() {
   fi
 }
 
+# evaluate_deployed NAME: greedy in CTranslate2 int8, how a student would ship (the conversion is cached).
+evaluate_deployed() {
+  if [ ! -f "$RESULTS/$1-ct2-int8.test.beam1.json" ]; then
+    stamp "$1: evaluating greedy in CTranslate2 int8"
+    BEAMS=1 bash "$ROOT/scripts/evaluate.sh" "$DATA" "$MODELS/$1/checkpoint_best.pt" "$1-ct2-int8" "$RESULTS" \
+      --backend ctranslate2 --compute-type int8 > /dev/null
+  fi
+}
+
 # side_by_side JOB1 JOB2: two student trainings at once, one core each (PARALLEL=1), or one after the other.
 side_by_side() {
   if [ "$PARALLEL" = 1 ]; then
@@ -122,9 +132,10 @@ job_seq_inter() { student seq-inter seq-kd "$REGEN/bleu/bin"; }
 side_by_side job_baseline job_word_kd
 side_by_side job_seq_kd job_seq_inter
 for name in baseline word-kd seq-kd seq-inter; do evaluate "student-$name"; done
+for name in baseline word-kd seq-kd seq-inter; do evaluate_deployed "student-$name"; done
 
 stamp "done"
 kdseq-report "$RESULTS"/teacher.test.beam{1,5}.json "$RESULTS"/student-{baseline,word-kd,seq-kd,seq-inter}.test.beam{1,5}.json \
-  | tee "$RESULTS/demo-table.md"
+  "$RESULTS"/student-{baseline,word-kd,seq-kd,seq-inter}-ct2-int8.test.beam1.json | tee "$RESULTS/demo-table.md"
 echo
 echo "outputs: data $DATA, models $MODELS, regenerated corpora $REGEN, hypotheses and JSON results $RESULTS"

@@ -77,5 +77,5 @@ fi
 log "installing kdseq (editable)"
 "${PIP[@]}" install -c "$CONSTRAINTS" --no-deps --no-build-isolation -e "$ROOT"
 
-"$PY" -c "import torch, fairseq, kdseq; print('[setup-env] ok: torch', torch.__version__, 'fairseq', fairseq.__version__)" >&2
+"$PY" -c "import torch, kdseq, fairseq; print('[setup-env] ok: torch', torch.__version__, 'fairseq', fairseq.__version__)" >&2
 echo "$STAMP_KEY" > "$KDSEQ_VENV/.kdseq-stamp"

@@ -20,7 +20,15 @@ def get_parser():
     p.add_argument("--max-tokens", type=int, default=4096)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--cpu", action="store_true", help="decode on CPU even if CUDA is present")
-    p.add_argument("--fp16", action="store_true", help="half precision (GPU)")
+    p.add_argument("--fp16", action="store_true", help="half precision (GPU, fairseq backend)")
+    p.add_argument("--backend", choices=["fairseq", "ctranslate2"], default="fairseq",
+                   help="fairseq's SequenceGenerator, or the checkpoint converted to CTranslate2 (cached) as a "
+                        "student would be deployed")
+    p.add_argument("--compute-type", default="auto",
+                   help="CTranslate2: auto (float32 on CPU, float16 on GPU), float32, int8, int8_float32, "
+                        "float16, ...")
+    p.add_argument("--threads", type=int, default=0, help="CTranslate2 on CPU: translators side by side, one core "
+                                                           "each (0: all cores)")
     return p
 
 
@@ -37,8 +45,11 @@ def main(argv=None):
         raise KdseqError(f"--lenpen {a.lenpen}: must be a finite number")
     if a.max_tokens < 1 or (a.batch_size is not None and a.batch_size < 1):
         raise KdseqError("--max-tokens and --batch-size must be at least 1")
+    if a.threads < 0:
+        raise KdseqError(f"--threads {a.threads}: must be >= 0")
     results = evaluate(a.path, a.data, a.split, beams, a.reference, a.name, a.max_tokens, a.batch_size,
-                       "cpu" if a.cpu else None, a.fp16, a.lenpen, a.output_dir)
+                       "cpu" if a.cpu else None, a.fp16, a.lenpen, a.output_dir, a.backend, a.compute_type,
+                       a.threads)
     print(markdown_table(results))
 
 

@@ -10,11 +10,11 @@ from kdseq.fileio import check_output_dir, file_sha256, inside
 log = logging.getLogger(__name__)
 
 
-def teacher_max_positions(teacher):
-    """(source, target): the longest source (EOS included) and output every member of the teacher can handle."""
+def teacher_max_positions(models):
+    """(source, target): the longest source (EOS included) and output every model of an ensemble can handle."""
     from fairseq import utils
 
-    pos = utils.resolve_max_positions(*[m.max_positions() for m in teacher.models])
+    pos = utils.resolve_max_positions(*[m.max_positions() for m in models])
     return (int(pos[0]), int(pos[1])) if isinstance(pos, tuple) else (int(pos), int(pos))
 
 
@@ -45,7 +45,7 @@ def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, te
     check_folders(data, out_dir, teacher_source)
     corpus = Corpus(data, split, teacher_source)
     teacher = Teacher(teacher_path, corpus.teacher_task, teacher_data, check_source=True)
-    max_source, max_target = teacher_max_positions(teacher)
+    max_source, max_target = teacher_max_positions(teacher.models)
     corpus.set_max_source(max_source)
     shas = [file_sha256(p) for p in teacher.paths]
     os.makedirs(out_dir, exist_ok=True)
