@@ -87,8 +87,8 @@ def main():
             teacher_fwd.append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
     tf = statistics.median(teacher_fwd)
-    size = os.path.getsize(os.path.join(cache_dir, "train.ids.npy")) + os.path.getsize(
-        os.path.join(cache_dir, "train.lp.npy"))
+    size = os.path.getsize(os.path.join(cache_dir, "train", "ids.npy")) + os.path.getsize(
+        os.path.join(cache_dir, "train", "lp.npy"))
     tokens = kd_cache.TeacherCache(cache_dir, "train").meta["tokens"]
     print(f"student: {sum(p.numel() for p in plain_model.parameters()):,} parameters; teacher "
           f"{sum(p.numel() for m in online.teacher.models for p in m.parameters()):,}; {len(times['plain'])} "
