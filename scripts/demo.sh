@@ -136,6 +136,8 @@ for name in baseline word-kd seq-kd seq-inter; do evaluate_deployed "student-$na
 
 stamp "done"
 kdseq-report "$RESULTS"/teacher.test.beam{1,5}.json "$RESULTS"/student-{baseline,word-kd,seq-kd,seq-inter}.test.beam{1,5}.json \
-  "$RESULTS"/student-{baseline,word-kd,seq-kd,seq-inter}-ct2-int8.test.beam1.json | tee "$RESULTS/demo-table.md"
+  "$RESULTS"/student-{baseline,word-kd,seq-kd,seq-inter}-ct2-int8.test.beam1.json --plot "$RESULTS/bleu-vs-speed.png" \
+  | tee "$RESULTS/demo-table.md"
 echo
-echo "outputs: data $DATA, models $MODELS, regenerated corpora $REGEN, hypotheses and JSON results $RESULTS"
+echo "outputs: data $DATA, models $MODELS, regenerated corpora $REGEN, hypotheses and JSON results $RESULTS,"
+echo "BLEU against speed: $RESULTS/bleu-vs-speed.png"

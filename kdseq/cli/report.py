@@ -9,8 +9,23 @@ from kdseq.evaluate import load_results, markdown_table
 def main(argv=None):
     p = argparse.ArgumentParser(prog="kdseq-report", description=__doc__)
     p.add_argument("results", nargs="+", help="JSON files written by kdseq-evaluate --output-dir")
+    p.add_argument("--plot", metavar="FILE", help="also draw BLEU against sentences/s (log) to FILE (.png, .svg, .pdf):"
+                                                  " teachers and students marked apart, the Pareto front joined")
     a = p.parse_args(argv)
-    print(markdown_table(load_results(a.results)))
+    results = load_results(a.results)
+    if a.plot:
+        import os
+
+        from kdseq.errors import KdseqError
+        from kdseq.plot import plot
+
+        if os.path.splitext(a.plot)[1].lower() not in (".png", ".svg", ".pdf"):
+            raise KdseqError(f"--plot {a.plot}: give a .png, .svg or .pdf file name")
+        try:
+            plot(results, a.plot)
+        except OSError as e:
+            raise KdseqError(f"--plot {a.plot}: cannot write it ({e.strerror})") from None
+    print(markdown_table(results))
 
 
 def cli_main():
