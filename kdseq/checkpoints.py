@@ -33,8 +33,11 @@ def load_ensemble(path_spec, data_dir=None, flag="--path", device="cpu", fp16=Fa
 
     from kdseq.teacher import check_checkpoint_dictionaries, dictionary_path
 
+    from fairseq.dataclass.utils import overwrite_args_by_name
+
     paths = split_paths(path_spec, flag)
     overrides = {"data": data_dir} if data_dir else {}
+    state = None
     if data_dir:
         for path in paths:  # the model must read and write the data's vocabulary, not one of the same size
             try:
@@ -48,9 +51,13 @@ def load_ensemble(path_spec, data_dir=None, flag="--path", device="cpu", fp16=Fa
                     raise KdseqError(f"{data_dir}: no {os.path.basename(f)} (the dictionary of the languages "
                                      f"{path} was trained on): give the binarized folder of that language pair")
             check_checkpoint_dictionaries(state, path, files, flag)
-            del state
+        if len(paths) == 1:  # read once: hand the checked state to fairseq, overridden as it would do itself
+            overwrite_args_by_name(state["cfg"], overrides)
+        else:
+            state = None
     try:
-        models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(paths, arg_overrides=overrides)
+        models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(paths, arg_overrides=overrides,
+                                                                           state=state)
     except Exception as e:  # a corrupt file raises UnpicklingError, EOFError, RuntimeError, KeyError, ...
         raise KdseqError(f"{flag}: cannot load checkpoint(s) {path_spec}: {type(e).__name__}: {str(e)[:300]}") \
             from None

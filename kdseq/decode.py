@@ -22,11 +22,14 @@ def build_generator(task, models, beam, lenpen=1.0, max_len_a=1.2, max_len_b=10,
     return task.build_generator(models, gen)
 
 
-def max_source_positions(task, models):
+def max_positions(models, task=None):
+    """(source, target): the longest source (EOS included) and output that every model (and the task, if
+    given) can handle."""
     from fairseq import utils
 
-    pos = utils.resolve_max_positions(task.max_positions(), *[m.max_positions() for m in models])
-    return int(pos[0] if isinstance(pos, tuple) else pos)
+    limits = ([task.max_positions()] if task is not None else []) + [m.max_positions() for m in models]
+    pos = utils.resolve_max_positions(*limits)
+    return (int(pos[0]), int(pos[1])) if isinstance(pos, tuple) else (int(pos), int(pos))
 
 
 def truncate_long_sources(task, split, models):
@@ -36,7 +39,7 @@ def truncate_long_sources(task, split, models):
     from fairseq.data import AppendTokenDataset, StripTokenDataset, TruncateDataset
 
     ds = task.dataset(split)
-    limit = max_source_positions(task, models)
+    limit = max_positions(models, task)[0]
     sizes = np.asarray(ds.src_sizes)
     n_long = int((sizes > limit).sum())
     if n_long:
@@ -52,12 +55,10 @@ def truncate_long_sources(task, split, models):
 def batches(task, models, split, max_tokens, batch_size, source_only=False):
     """Batches of ``split`` in a fixed order; ``source_only``: only sources must fit the models (decoding never
     reads the reference targets); otherwise a sentence that does not fit is left out (and the caller counts)."""
-    from fairseq import utils
-
     dataset = task.dataset(split)
-    limit = utils.resolve_max_positions(task.max_positions(), *[m.max_positions() for m in models])
+    limit = max_positions(models, task)
     if source_only:
-        limit = (max_source_positions(task, models), 1 << 30)
+        limit = (limit[0], 1 << 30)
     return task.get_batch_iterator(
         dataset=dataset, max_tokens=max_tokens, max_sentences=batch_size, max_positions=limit,
         ignore_invalid_inputs=not source_only, required_batch_size_multiple=1, seed=1, num_workers=0,

@@ -12,7 +12,7 @@ import torch
 
 from kdseq import metrics
 from kdseq.checkpoints import count_parameters, load_ensemble
-from kdseq.decode import decode_split
+from kdseq.decode import decode_split, max_positions
 from kdseq.errors import KdseqError
 from kdseq.fileio import atomic_write
 
@@ -50,7 +50,6 @@ def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen
     from kdseq.seqkd.chunks import length_batches
     from kdseq.seqkd.corpus import Corpus, detok
     from kdseq.seqkd.ct2 import convert_to_ct2
-    from kdseq.seqkd.run import teacher_max_positions
 
     if ":" in path_spec:
         raise KdseqError("--backend ctranslate2 decodes one checkpoint, not an ensemble: use --backend fairseq")
@@ -59,7 +58,7 @@ def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen
     except ImportError:
         raise KdseqError("--backend ctranslate2: ctranslate2 is not installed (pip install ctranslate2)") from None
     corpus = Corpus(data_dir, split)
-    max_source, max_target = teacher_max_positions(models)
+    max_source, max_target = max_positions(models)
     corpus.set_max_source(max_source)
     try:
         model_dir, _ = convert_to_ct2(path_spec, file_sha256(path_spec), data_dir, corpus.src_lang, corpus.tgt_lang)

@@ -5,7 +5,6 @@ deleting what kdseq did not create.
 - :func:`staged_dir`: a folder built in a temporary folder beside its destination, renamed into place only when
   complete. Used by kdseq-prepare, kdseq-regenerate's outputs, the CTranslate2 conversion and the teacher cache.
 - :func:`check_output_dir`: refuse an existing folder that holds something other than a kdseq output.
-- :func:`exclusive_lock`: one writer per output folder at a time.
 """
 import contextlib
 import errno
@@ -123,24 +122,6 @@ def staged_dir(dest, exists="replace", flag="--out-dir"):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-@contextlib.contextmanager
-def exclusive_lock(folder, what):
-    """Hold an exclusive lock on ``folder/.lock`` (fcntl) for the block; a second writer is refused at once."""
-    import fcntl
-
-    os.makedirs(folder, exist_ok=True)
-    fd = os.open(os.path.join(folder, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise KdseqError(f"{folder}: another {what} is writing to this folder now; wait for it to finish, or "
-                             "give another output folder") from None
-        yield
-    finally:
-        os.close(fd)
 
 
 def file_sha256(path, block=1 << 20):

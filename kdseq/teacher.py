@@ -100,7 +100,8 @@ class Teacher:
             if not os.path.exists(teacher_file):
                 raise KdseqError(f"{flag}: the teacher's dictionary {teacher_file} (recorded in {path}) does not "
                                  "exist: pass --teacher-data with the teacher's binarized data folder")
-            check_checkpoint_dictionaries(state, path, {"target": teacher_file}, flag)
+            if not teacher_data:  # with --teacher-data, both of its dictionaries were checked above
+                check_checkpoint_dictionaries(state, path, {"target": teacher_file}, flag)
             task = tasks.setup_task(cfg.task)
             check_same_dictionary(task.target_dictionary, teacher_file, student_task.target_dictionary,
                                   student_file)

@@ -11,7 +11,7 @@ The package, by stage:
     corpus.py    the split to translate (student source, optional teacher source, references), truncation
     backends.py  CTranslate2 and fairseq decoders behind one interface; choosing one
     ct2.py       converting a fairseq checkpoint to CTranslate2 once (cached by its sha256)
-    chunks.py    length batches, the chunk store (resume, shards), the settings file and its lock
+    chunks.py    length batches, the chunk store (resume, shards), the settings file (created exclusively)
     scoring.py   sentence BLEU / chrF of every n-best hypothesis (seq-inter selection)
     filters.py   degenerate hypotheses: empty, length ratio, back-to-back repeats
     output.py    merging the chunks into <select>/{bin,text,raw} and regenerate.json

@@ -10,14 +10,6 @@ from kdseq.fileio import check_output_dir, file_sha256, inside
 log = logging.getLogger(__name__)
 
 
-def teacher_max_positions(models):
-    """(source, target): the longest source (EOS included) and output every model of an ensemble can handle."""
-    from fairseq import utils
-
-    pos = utils.resolve_max_positions(*[m.max_positions() for m in models])
-    return (int(pos[0]), int(pos[1])) if isinstance(pos, tuple) else (int(pos), int(pos))
-
-
 def check_folders(data, out_dir, teacher_source=None):
     for name, folder in (("the data", data), ("--teacher-source", teacher_source)):
         if folder and (inside(out_dir, folder) or inside(folder, out_dir)):
@@ -33,6 +25,7 @@ def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, te
                max_len_ratio=3.0, max_repeats=4, keep_original=False):
     """Regenerate ``split`` of the binarized folder ``data`` with the teacher into ``out_dir`` (layout in
     kdseq/seqkd/__init__.py). Returns a summary dict (counts, speed, timings)."""
+    from kdseq.decode import max_positions
     from kdseq.seqkd import chunks, output
     from kdseq.seqkd.backends import make_backend
     from kdseq.seqkd.corpus import Corpus
@@ -45,7 +38,7 @@ def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, te
     check_folders(data, out_dir, teacher_source)
     corpus = Corpus(data, split, teacher_source)
     teacher = Teacher(teacher_path, corpus.teacher_task, teacher_data, check_source=True)
-    max_source, max_target = teacher_max_positions(teacher.models)
+    max_source, max_target = max_positions(teacher.models)
     corpus.set_max_source(max_source)
     shas = [file_sha256(p) for p in teacher.paths]
     os.makedirs(out_dir, exist_ok=True)
