@@ -49,7 +49,7 @@ def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen
     from kdseq.seqkd.backends import CTranslate2Backend
     from kdseq.seqkd.chunks import length_batches
     from kdseq.seqkd.corpus import Corpus, detok
-    from kdseq.seqkd.ct2 import convert_to_ct2
+    from kdseq.seqkd.ct2 import CT2_CUBLAS, convert_to_ct2, ct2_cuda_available
 
     if ":" in path_spec:
         raise KdseqError("--backend ctranslate2 decodes one checkpoint, not an ensemble: use --backend fairseq")
@@ -67,6 +67,9 @@ def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen
     except Exception as e:  # the converter raises ValueError/AssertionError for what it cannot convert
         raise KdseqError(f"--backend ctranslate2 cannot convert {path_spec}: {type(e).__name__}: {e}") from None
     dev = "cuda" if device.startswith("cuda") else "cpu"
+    if dev == "cuda" and not ct2_cuda_available():
+        log.warning(f"CTranslate2 cannot decode on this GPU (no GPU for it, or no {CT2_CUBLAS}): it decodes on the CPU")
+        dev = "cpu"
     compute = compute_type if compute_type != "auto" else ("float16" if dev == "cuda" else "float32")
     backend = CTranslate2Backend(model_dir, corpus, 1, 1, lenpen, 1.2, 10, dev, compute,
                                  threads or os.cpu_count() or 1, max_target)
@@ -85,7 +88,7 @@ def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen
         return texts, {"sentences": len(ids), "target_tokens": sum(len(h) + 1 for h in best), "wall_s": wall,
                        "truncated_sources": corpus.truncated}
 
-    return decode, compute
+    return decode, compute, dev
 
 
 def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, name=None, max_tokens=4096,
@@ -113,9 +116,10 @@ def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, na
         refs = [task.target_dictionary.string(ds.tgt[i][:-1], "sentencepiece") for i in range(n)]
     params = count_parameters(models)
     name = name or os.path.basename(os.path.dirname(os.path.abspath(path_spec.split(":")[0])))
-    compute = "float16" if fp16 else "float32"
+    compute, ct2_device = ("float16" if fp16 else "float32"), None
     if backend == "ctranslate2":
-        decode_ct2, compute = ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen, threads)
+        decode_ct2, compute, ct2_device = ct2_decoder(path_spec, data_dir, split, models, device, compute_type,
+                                                      lenpen, threads)
         name = name if name_given else f"{name}-ct2-{compute}"
     elif compute_type not in ("auto", "float32", "float16"):
         raise KdseqError(f"--compute-type {compute_type}: the fairseq backend decodes in float32 (or --fp16); use "
@@ -131,8 +135,8 @@ def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, na
         res = {"name": name, "checkpoints": path_spec, "data": os.path.abspath(data_dir), "split": split,
                "backend": backend, "compute_type": compute,
                "src_lang": src_lang, "tgt_lang": tgt_lang, "beam": beam, "lenpen": lenpen,
-               "device": (torch.cuda.get_device_name() if device.startswith("cuda") else
-                          f"cpu x{threads or os.cpu_count()}" if backend == "ctranslate2" else
+               "device": (f"cpu x{threads or os.cpu_count()}" if backend == "ctranslate2" and ct2_device == "cpu"
+                          else torch.cuda.get_device_name() if device.startswith("cuda") else
                           f"cpu x{torch.get_num_threads()}"),
                "fp16": fp16, "params": params, "ensemble_size": len(models),
                "sentences": stats["sentences"], "target_tokens": stats["target_tokens"], "wall_s": stats["wall_s"],

@@ -8,33 +8,80 @@
 # and each student once more greedy in CTranslate2 int8, as it would be deployed.
 #
 #   bash scripts/demo.sh
+#   CORPUS=my.tsv SRC=en TGT=fr bash scripts/demo.sh     # the same recipe on your corpus (below)
 #
 # Every stage is skipped when its output exists, so a rerun only redoes what is missing; a model trained with
-# other settings is refused, not reused. Outputs: work/. TEACHER_UPDATES=2000 STUDENT_UPDATES=800 is the larger
-# demo of 2026-11-24.
-# On 2+ cores the students train two at a time, one core each (1.25x the throughput of one at a time on two).
+# other settings is refused, not reused. Outputs: work/ (WORK=...). TEACHER_UPDATES=2000 STUDENT_UPDATES=800 is
+# the larger demo of 2026-11-24.
+#
+# Inputs (one of):
+#   default          LibreOffice help en-de, downloaded and prepared by data-prep/libreoffice.sh
+#   CORPUS=FILE SRC=L1 TGT=L2
+#                    your parallel corpus (FILE.tsv "source<TAB>target", or a prefix with FILE.L1/FILE.L2);
+#                    kdseq-prepare splits VALID_SIZE and TEST_SIZE pairs (default 1000 each) off it by distinct
+#                    source, with a VOCAB_SIZE joint sentencepiece model (default 8000); outputs in
+#                    $WORK/corpus-<name>/
+#   DATA=DIR         a folder kdseq-prepare made before (its <out>/bin)
+# Settings: TEACHER_PRESET/STUDENT_PRESET (cpu-demo | gpu-base/gpu-small), TEACHER_EXTRA/STUDENT_EXTRA (more
+# fairseq-train arguments, e.g. "--stop-time-hours 0.05"), REGEN_EXTRA (more kdseq-regenerate arguments), JOBS (students trained at once: 2 on 2+ CPU cores,
+# one core each, 1.25x the throughput of one at a time; 4 on a GPU), KDSEQ_SETUP=0 (use the Python environment
+# already active instead of creating .venv, e.g. on a GPU machine with no network: scripts/gpu-reproduce.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${WORK:=$ROOT/work}"
 : "${KDSEQ_VENV:=$ROOT/.venv}"
+: "${KDSEQ_SETUP:=1}"
 : "${TEACHER_PRESET:=cpu-demo}"   # gpu-base with STUDENT_PRESET=gpu-small: the same recipe at GPU scale
 : "${STUDENT_PRESET:=cpu-demo}"
 : "${TEACHER_UPDATES:=}"          # empty: 1200 for cpu-demo (the demo fits 30 minutes), the preset's otherwise
 : "${STUDENT_UPDATES:=}"          # empty: 500 for cpu-demo, the preset's otherwise
+: "${TEACHER_EXTRA:=}"
+: "${STUDENT_EXTRA:=}"
+: "${REGEN_EXTRA:=}"
+: "${KEEP_GOING:=0}"   # 1: a failed student does not stop the others' evaluation (the demo still exits 1)
+FAILED=0
 : "${STUDENTS:=1}"   # STUDENTS=0: stop after the teacher
-: "${PARALLEL:=$( [ "$(nproc)" -ge 2 ] && [ "$STUDENT_PRESET" = cpu-demo ] && echo 1 || echo 0)}"
+: "${CORPUS:=}"
+: "${DATA:=}"
 export WORK
 start=$(date +%s)
 stamp() { echo "[demo] $(( $(date +%s) - start ))s: $*"; }
+die() { echo "[demo] error: $*" >&2; exit 1; }
 
-stamp "set-up"
-bash "$ROOT/scripts/setup-env.sh"
-# shellcheck disable=SC1091
-source "$KDSEQ_VENV/bin/activate"
+if [ "$KDSEQ_SETUP" = 0 ]; then
+  command -v kdseq-prepare > /dev/null || die "KDSEQ_SETUP=0 but kdseq is not installed in this environment"
+else
+  stamp "set-up"
+  bash "$ROOT/scripts/setup-env.sh"
+  # shellcheck disable=SC1091
+  source "$KDSEQ_VENV/bin/activate"
+fi
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
+export KDSEQ_DEVICE=$DEVICE
+: "${JOBS:=$( [ "$DEVICE" = cuda ] && echo 4 || { [ "$(nproc)" -ge 2 ] && echo 2 || echo 1; })}"
+[[ "$JOBS" =~ ^[1-4]$ ]] || die "JOBS=$JOBS: give 1, 2, 3 or 4 (students trained at once)"
 
-stamp "data: LibreOffice help en-de"
-bash "$ROOT/data-prep/libreoffice.sh" de
-DATA="$WORK/libreoffice-en-de/data/bin"
+if [ -n "$DATA" ]; then
+  [ -z "$CORPUS" ] || die "give CORPUS=... or DATA=..., not both"
+  check_data "$DATA"
+  DATA="$(cd "$DATA" && pwd)"
+  stamp "data: $DATA (prepared before)"
+elif [ -n "$CORPUS" ]; then
+  [ -n "${SRC:-}" ] && [ -n "${TGT:-}" ] || die "CORPUS=$CORPUS needs SRC=... and TGT=... (language codes, e.g. SRC=en TGT=fr)"
+  name=$(basename "$CORPUS"); name=${name%.tsv}
+  stamp "data: $CORPUS ($SRC-$TGT) -> $WORK/corpus-$name/data"
+  # kdseq-prepare records its inputs and settings: a rerun with the same ones reuses the folder, another corpus
+  # or setting under the same name is refused (it names the difference).
+  kdseq-prepare --train "$CORPUS" --src-lang "$SRC" --tgt-lang "$TGT" --out-dir "$WORK/corpus-$name/data" \
+    --valid-size "${VALID_SIZE:-1000}" --test-size "${TEST_SIZE:-1000}" --vocab-size "${VOCAB_SIZE:-8000}" \
+    --workers "$(nproc)"
+  DATA="$WORK/corpus-$name/data/bin"
+else
+  stamp "data: LibreOffice help en-de"
+  bash "$ROOT/data-prep/libreoffice.sh" de
+  DATA="$WORK/libreoffice-en-de/data/bin"
+fi
 
 MODELS="$WORK/models"
 RESULTS="$WORK/results"
@@ -61,6 +108,7 @@ train() {
 
 # evaluate NAME: greedy and beam 5 on the held-out smath module, on every core (speeds are comparable).
 evaluate() {
+  [ -f "$MODELS/$1/.done" ] || { stamp "$1: no model (KEEP_GOING=1), not evaluated"; return 0; }
   if [ ! -f "$RESULTS/$1.test.beam5.json" ]; then
     stamp "$1: evaluating greedy and beam 5"
     bash "$ROOT/scripts/evaluate.sh" "$DATA" "$MODELS/$1/checkpoint_best.pt" "$1" "$RESULTS" > /dev/null
@@ -69,6 +117,7 @@ evaluate() {
 
 # evaluate_deployed NAME: greedy in CTranslate2 int8, how a student would ship (the conversion is cached).
 evaluate_deployed() {
+  [ -f "$MODELS/$1/.done" ] || return 0
   if [ ! -f "$RESULTS/$1-ct2-int8.test.beam1.json" ]; then
     stamp "$1: evaluating greedy in CTranslate2 int8"
     BEAMS=1 bash "$ROOT/scripts/evaluate.sh" "$DATA" "$MODELS/$1/checkpoint_best.pt" "$1-ct2-int8" "$RESULTS" \
@@ -76,23 +125,34 @@ evaluate_deployed() {
   fi
 }
 
-# side_by_side JOB1 JOB2: two student trainings at once, one core each (PARALLEL=1), or one after the other.
-side_by_side() {
-  if [ "$PARALLEL" = 1 ]; then
-    local fail=0
-    OMP_NUM_THREADS=1 "$1" & local p1=$!
-    OMP_NUM_THREADS=1 "$2" & local p2=$!
-    wait $p1 || fail=1
-    wait $p2 || fail=1
-    [ $fail = 0 ] || { stamp "a student job failed (logs: $MODELS/*.log)"; exit 1; }
-  else
-    "$1"; "$2"
+# run_jobs JOB...: student trainings, JOBS at once (on CPU each gets its share of the cores), or one at a time.
+run_jobs() {
+  if [ "$JOBS" = 1 ]; then
+    local job; for job in "$@"; do "$job"; done
+    return
+  fi
+  local threads=$(( $(nproc) / JOBS )) fail=0 pids=() job pid
+  [ "$threads" -ge 1 ] || threads=1
+  for job in "$@"; do
+    OMP_NUM_THREADS=$threads "$job" & pids+=($!)
+    if [ ${#pids[@]} -ge "$JOBS" ]; then
+      for pid in "${pids[@]}"; do wait "$pid" || fail=1; done
+      pids=()
+    fi
+  done
+  for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid" || fail=1; done
+  if [ $fail = 1 ]; then
+    stamp "a student job failed (logs: $MODELS/*.log)"
+    [ "$KEEP_GOING" = 1 ] || exit 1
+    FAILED=1
   fi
 }
 
 T_UPDATES=()
 if [ -n "$TEACHER_UPDATES" ]; then T_UPDATES=(--max-update "$TEACHER_UPDATES")
 elif [ "$TEACHER_PRESET" = cpu-demo ]; then T_UPDATES=(--max-update 1200 --validate-interval-updates 600 --save-interval-updates 600); fi
+# shellcheck disable=SC2206  # TEACHER_EXTRA/STUDENT_EXTRA are word-split on purpose
+T_UPDATES+=($TEACHER_EXTRA)
 train teacher "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$DATA" "$MODELS/teacher" ${T_UPDATES[@]+"${T_UPDATES[@]}"}
 evaluate teacher
 if [ "$STUDENTS" = 0 ]; then
@@ -105,9 +165,15 @@ TEACHER="$MODELS/teacher/checkpoint_best.pt"
 # Sequence-level KD: the teacher translates the training sources once (beam 5, 5-best, CTranslate2);
 # best/ keeps its top hypothesis (seq-KD), bleu/ the one closest to the reference (seq-inter).
 REGEN="$MODELS/teacher/regenerated"
+# shellcheck disable=SC2206
+REGEN_ARGS=(--no-progress $REGEN_EXTRA)
+if [ -f "$REGEN/bleu/regenerate.json" ] && [ "$(cat "$REGEN/.demo-args" 2> /dev/null || echo --no-progress)" != "${REGEN_ARGS[*]}" ]; then
+  die "$REGEN was made with other arguments ($(cat "$REGEN/.demo-args" 2> /dev/null)) than this run's (${REGEN_ARGS[*]}): remove it to redo it"
+fi
 if [ ! -f "$REGEN/bleu/regenerate.json" ]; then
   stamp "teacher regenerates the training corpus (beam 5, 5-best) -> $REGEN"
-  bash "$ROOT/scripts/regenerate.sh" "$DATA" "$TEACHER" "$REGEN" --no-progress > "$MODELS/regenerate.json"
+  bash "$ROOT/scripts/regenerate.sh" "$DATA" "$TEACHER" "$REGEN" "${REGEN_ARGS[@]}" > "$MODELS/regenerate.json"
+  echo "${REGEN_ARGS[*]}" > "$REGEN/.demo-args"
 fi
 # Word-KD from the offline cache: one teacher pass over train and valid (top-8 per token), then the student
 # trains at the baseline's speed (the online teacher would run on every batch: twice the time on 2 cores).
@@ -120,6 +186,8 @@ fi
 UPDATES=()
 if [ -n "$STUDENT_UPDATES" ]; then UPDATES=(--max-update "$STUDENT_UPDATES")
 elif [ "$STUDENT_PRESET" = cpu-demo ]; then UPDATES=(--max-update 500 --validate-interval-updates 250 --save-interval-updates 250); fi
+# shellcheck disable=SC2206
+UPDATES+=($STUDENT_EXTRA)
 student() {  # student NAME METHOD DATA [args...]
   local name=$1 method=$2 data=$3; shift 3
   train "student-$name" "$ROOT/scripts/train-student.sh" "$STUDENT_PRESET" "$method" "$data" \
@@ -129,15 +197,19 @@ job_baseline() { student baseline baseline "$DATA"; }
 job_word_kd() { student word-kd word-kd "$DATA" - --teacher-cache "$CACHE"; }
 job_seq_kd() { student seq-kd seq-kd "$REGEN/best/bin"; }
 job_seq_inter() { student seq-inter seq-kd "$REGEN/bleu/bin"; }
-side_by_side job_baseline job_word_kd
-side_by_side job_seq_kd job_seq_inter
+run_jobs job_baseline job_word_kd job_seq_kd job_seq_inter
 for name in baseline word-kd seq-kd seq-inter; do evaluate "student-$name"; done
 for name in baseline word-kd seq-kd seq-inter; do evaluate_deployed "student-$name"; done
 
 stamp "done"
-kdseq-report "$RESULTS"/teacher.test.beam{1,5}.json "$RESULTS"/student-{baseline,word-kd,seq-kd,seq-inter}.test.beam{1,5}.json \
-  "$RESULTS"/student-{baseline,word-kd,seq-kd,seq-inter}-ct2-int8.test.beam1.json --plot "$RESULTS/bleu-vs-speed.png" \
-  | tee "$RESULTS/demo-table.md"
+tables=()
+for name in teacher student-{baseline,word-kd,seq-kd,seq-inter}; do
+  for f in "$RESULTS/$name".test.beam{1,5}.json "$RESULTS/$name"-ct2-int8.test.beam1.json; do
+    [ -f "$f" ] && tables+=("$f")
+  done
+done
+kdseq-report "${tables[@]}" --plot "$RESULTS/bleu-vs-speed.png" | tee "$RESULTS/demo-table.md"
 echo
 echo "outputs: data $DATA, models $MODELS, regenerated corpora $REGEN, hypotheses and JSON results $RESULTS,"
 echo "BLEU against speed: $RESULTS/bleu-vs-speed.png"
+[ "$FAILED" = 0 ] || { stamp "some students failed (KEEP_GOING=1): see $MODELS/*.log"; exit 1; }

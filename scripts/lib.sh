@@ -1,12 +1,15 @@
-# Sourced by the training scripts: the device fairseq-train will use, detected once.
+# Sourced by the training and evaluation scripts: the device fairseq will use, detected once.
 #   DEVICE=cuda|cpu, DEVICE_ARGS (--cpu on CPU), FP16_ARGS (--fp16 on a GPU)
-# Set KDSEQ_DEVICE=cpu to train on the CPU of a GPU machine.
-: "${PYTHON:=python}"
-if [ "${KDSEQ_DEVICE:-auto}" != cpu ] && "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
-  DEVICE=cuda; DEVICE_ARGS=(); FP16_ARGS=(--fp16)
-else
-  DEVICE=cpu; DEVICE_ARGS=(--cpu); FP16_ARGS=()
-fi
+# KDSEQ_DEVICE=cpu trains on the CPU of a GPU machine; KDSEQ_DEVICE=cuda skips the check (demo.sh exports
+# what it found, so that the scripts it calls do not check again).
+: "${PYTHON:=$(command -v python || command -v python3)}"
+case "${KDSEQ_DEVICE:-auto}" in
+  cpu|cuda) DEVICE=$KDSEQ_DEVICE ;;
+  auto) if "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then DEVICE=cuda
+        else DEVICE=cpu; fi ;;
+  *) echo "error: KDSEQ_DEVICE=$KDSEQ_DEVICE: give cpu, cuda or auto" >&2; exit 1 ;;
+esac
+if [ "$DEVICE" = cuda ]; then DEVICE_ARGS=(); FP16_ARGS=(--fp16); else DEVICE_ARGS=(--cpu); FP16_ARGS=(); fi
 
 # check_data DIR: a fairseq binarized folder, or a clear error.
 check_data() {

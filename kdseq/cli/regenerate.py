@@ -44,8 +44,8 @@ def get_parser():
     g.add_argument("--max-len-b", type=int, default=10)
     g.add_argument("--max-tokens", type=int,
                    help="padded source tokens per batch (default: 1024 for CTranslate2 on CPU, where several "
-                        "batches run side by side; 4096 otherwise)")
-    g.add_argument("--max-sentences", type=int, default=256, help="sentences per batch")
+                        "batches run side by side; 16384 on a GPU; 4096 otherwise)")
+    g.add_argument("--max-sentences", type=int, help="sentences per batch (default: 1024 on a GPU, 256 otherwise)")
     g.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
     g.add_argument("--ct2-cache", help="where converted teachers are kept (default $KDSEQ_CT2_CACHE or "
                                        "~/.cache/kdseq/ct2)")
@@ -77,10 +77,10 @@ def check_args(p, a):
     from kdseq.seqkd import SELECTORS
 
     for flag, v, lo in (("--beam", a.beam, 1), ("--nbest", a.nbest, 1), ("--chunk-size", a.chunk_size, 1),
-                        ("--num-shards", a.num_shards, 1), ("--max-tokens", a.max_tokens or 1, 1),
+                        ("--num-shards", a.num_shards, 1), ("--max-tokens", a.max_tokens, 1),
                         ("--max-sentences", a.max_sentences, 1), ("--threads", a.threads, 0),
-                        ("--max-chunks", 1 if a.max_chunks is None else a.max_chunks, 1)):
-        if v < lo:
+                        ("--max-chunks", a.max_chunks, 1)):
+        if v is not None and v < lo:
             p.error(f"{flag} {v}: must be at least {lo}")
     for flag, v in (("--lenpen", a.lenpen), ("--max-len-a", a.max_len_a), ("--max-len-ratio", a.max_len_ratio)):
         if not math.isfinite(v) or v < 0:

@@ -36,10 +36,21 @@ def convert_to_ct2(checkpoint, teacher_sha, dict_dir, src_lang, tgt_lang, cache_
     return dest, time.perf_counter() - start
 
 
+# The PyPI builds of CTranslate2 4.x load cuBLAS 12 when they first decode on a GPU: a machine whose CUDA is
+# another major version (e.g. 13) counts its GPUs but fails at the first translation.
+CT2_CUBLAS = "libcublas.so.12"
+
+
 def ct2_cuda_available():
+    """True where CTranslate2 sees a GPU and can load the cuBLAS it was built against."""
     try:
+        import ctypes
+
         import ctranslate2
 
-        return ctranslate2.get_cuda_device_count() > 0
+        if ctranslate2.get_cuda_device_count() < 1:
+            return False
+        ctypes.CDLL(CT2_CUBLAS)
+        return True
     except Exception:
         return False

@@ -70,6 +70,11 @@ def merge(corpus, rows, out_dir, select, max_len_ratio, max_repeats, keep_origin
             tgt_out.append(ref_ids)
             originals_added += 1
     kept = len(rows) - sum(dropped.values())
+    if rows and not src_out:
+        raise KdseqError(f"{select}: all {len(rows)} of the teacher's outputs were dropped as degenerate "
+                         f"({', '.join(f'{k} {v}' for k, v in dropped.items() if v)}), so there is nothing to train "
+                         "on: is the teacher trained (kdseq-evaluate it)? Otherwise loosen --max-len-ratio or "
+                         "--max-repeats, or add --keep-original; the decoded chunks are kept, so a rerun only merges")
     counts = {"sentences": len(rows), "distilled_kept": kept, "dropped": dropped,
               "originals_added": originals_added, "pairs_written": len(src_out),
               "picked_nbest_rank": picked_rank if sel_scores is not None else None,

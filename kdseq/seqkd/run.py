@@ -20,7 +20,7 @@ def check_folders(data, out_dir, teacher_source=None):
 
 def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, teacher_source=None,
                backend="auto", device="auto", compute_type="auto", beam=5, nbest=1, lenpen=1.0, max_len_a=1.2,
-               max_len_b=10, max_tokens=None, max_sentences=256, threads=0, ct2_cache=None, chunk_size=2000,
+               max_len_b=10, max_tokens=None, max_sentences=None, threads=0, ct2_cache=None, chunk_size=2000,
                num_shards=1, shard_id=0, merge=False, max_chunks=None, progress=True, select=("best",),
                max_len_ratio=3.0, max_repeats=4, keep_original=False):
     """Regenerate ``split`` of the binarized folder ``data`` with the teacher into ``out_dir`` (layout in
@@ -52,8 +52,11 @@ def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, te
              "beam": beam, "nbest": nbest, "lenpen": lenpen, "max_len_a": max_len_a, "max_len_b": max_len_b,
              "chunk_size": chunk_size, "sentences": len(corpus)}
     chunks.check_state(out_dir, state)
+    gpu = info["device"].startswith("cuda")
     if max_tokens is None:
-        max_tokens = 1024 if dec.name == "ctranslate2" and info["device"] == "cpu" else 4096
+        max_tokens = 16384 if gpu else 1024 if dec.name == "ctranslate2" else 4096
+    if max_sentences is None:
+        max_sentences = 1024 if gpu else 256
     summary = {"backend": dec.name, "compute_type": dec.compute_type, "device": info["device"],
                "sentences": len(corpus), "truncated_sources": corpus.truncated}
     if not merge:

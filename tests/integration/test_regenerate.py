@@ -10,6 +10,7 @@ import time
 import pytest
 import sacrebleu
 
+from kdseq.errors import KdseqError
 from tests.conftest import BIN, LEXICON, ROOT, TINY, cli
 
 OUTPUT_FILES = ("text/{s}.en", "text/{s}.de", "raw/{s}.en", "raw/{s}.de", "bin/{s}.en-de.en.bin",
@@ -165,6 +166,13 @@ def test_filters_and_keep_original(toy_prepared, tmp_path):
     counts = merge(corpus, rows, str(tmp_path), "best", 3.0, 4, True, str(toy_prepared / "bin"), {})
     assert counts["originals_added"] == 3 and counts["pairs_written"] == len(corpus)
     assert lines(tmp_path / "best" / "raw" / "test.de") == lines(toy_prepared / "raw" / "test.de")
+    # all dropped (an untrained teacher): refused with the counts, the earlier output left as it was
+    before = lines(tmp_path / "best" / "raw" / "test.de")
+    empty = [{"id": r["id"], "hyps": [[]], "scores": [0.0]} for r in rows]
+    with pytest.raises(KdseqError, match=rf"all {len(corpus)} of the teacher's outputs were dropped .*empty "
+                                         rf"{len(corpus)}.*--keep-original"):
+        merge(corpus, empty, str(tmp_path), "best", 3.0, 4, False, str(toy_prepared / "bin"), {})
+    assert lines(tmp_path / "best" / "raw" / "test.de") == before
 
 
 def test_resume_after_stop_and_after_kill_is_byte_identical(runs, toy_teacher, env, tmp_path):
