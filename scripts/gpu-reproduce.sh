@@ -3,7 +3,7 @@
 #
 #   bash scripts/gpu-reproduce.sh OUT        # PACK=.gpu made by scripts/gpu-pack.sh on a machine with network
 #
-# 1. installs what the machine lacks from PACK/wheels (into /tmp/kdseq-site) and kdseq itself (editable);
+# 1. installs what the machine lacks from PACK/wheels (into /tmp/kdseq-site); kdseq runs from this checkout;
 # 2. runs scripts/demo.sh on PACK/data (LibreOffice en-de) with TEACHER_PRESET=gpu-base (transformer base,
 #    fp16) and STUDENT_PRESET=gpu-small, the four students trained at once on the one GPU; every training
 #    stops after its share of the time (fairseq's --stop-time-hours), so the whole run fits a budget;
@@ -42,8 +42,18 @@ if ! "$PYTHON" -c "import fairseq, hydra, bitarray, rouge_score, ctranslate2" 2>
     "$PACK"/wheels/*.whl
   export PYTHONPATH=/tmp/kdseq-site${PYTHONPATH:+:$PYTHONPATH} PATH=/tmp/kdseq-site/bin:$PATH
 fi
-export PATH="$(dirname "$PYTHON"):$PATH"   # kdseq's console scripts, installed beside that Python
-"$PYTHON" -m pip install -q --no-index --no-deps --no-build-isolation -e "$ROOT"
+# kdseq itself runs from this checkout (the folder --user-dir names): its console scripts are written as small
+# launchers, since installing it (even editable) needs a build step that wants the network.
+mkdir -p /tmp/kdseq-bin
+"$PYTHON" - "$ROOT/setup.py" "$PYTHON" <<'PY'
+import os, re, sys
+for name, mod, fn in re.findall(r'"(kdseq-[\w-]+)=([\w.]+):(\w+)"', open(sys.argv[1]).read()):
+    path = os.path.join("/tmp/kdseq-bin", name)
+    with open(path, "w") as f:
+        f.write(f"#!{sys.argv[2]}\nimport sys\nfrom {mod} import {fn}\nsys.exit({fn}())\n")
+    os.chmod(path, 0o755)
+PY
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" PATH="/tmp/kdseq-bin:$PATH"
 export TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
 "$PYTHON" -c "import kdseq, fairseq, ctranslate2; from kdseq.seqkd.ct2 import ct2_cuda_available as c; \
 print('[gpu-reproduce] fairseq', fairseq.__version__, 'ctranslate2', ctranslate2.__version__, 'ct2 on GPU:', c())"
