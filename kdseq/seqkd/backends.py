@@ -7,7 +7,7 @@ import os
 import torch
 
 from kdseq.errors import KdseqError
-from kdseq.seqkd.ct2 import convert_to_ct2, ct2_cuda_available
+from kdseq.seqkd.ct2 import CT2_CUBLAS, convert_to_ct2, ct2_cuda_available
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,10 @@ def make_backend(want, corpus, teacher, teacher_sha, beam, nbest, lenpen, max_le
                 import ctranslate2  # noqa: F401
             except ImportError:
                 reason = "ctranslate2 is not installed (pip install ctranslate2)"
+        if reason is None and (device == "cuda" or (device == "auto" and torch.cuda.is_available())) \
+                and not ct2_cuda_available():
+            # e.g. a CUDA 13 machine: CTranslate2 on its CPU would be far slower than fairseq on its GPU
+            reason = f"CTranslate2 cannot decode on this GPU (no GPU for it, or no {CT2_CUBLAS})"
         if reason is None:
             try:
                 model_dir, info["convert_s"] = convert_to_ct2(

@@ -95,3 +95,37 @@ def test_length_batches_cover_every_id_once_within_limits():
         assert max(lengths[i] for i in b) * len(b) <= 60 or len(b) == 1
     # longest first, so the padded size of a batch is its first sentence's length
     assert [lengths[i] for i in flat] == sorted((lengths[i] for i in ids), reverse=True)
+
+
+class _Teacher:
+    paths = ["teacher.pt"]
+    dict_dirs = ["data"]
+
+
+@pytest.mark.parametrize("torch_gpu,ct2_gpu,device,expect", [
+    (True, False, "auto", ("fairseq", "cuda")),     # CUDA 13 machine: fairseq on the GPU, not CTranslate2 on the CPU
+    (True, True, "auto", ("ctranslate2", "cuda")),
+    (False, False, "auto", ("ctranslate2", "cpu")),
+    (True, False, "cpu", ("ctranslate2", "cpu")),
+    (True, False, "cuda", ("fairseq", "cuda")),
+])
+def test_auto_backend_on_a_gpu_that_ctranslate2_cannot_use(monkeypatch, torch_gpu, ct2_gpu, device, expect):
+    from kdseq.seqkd import backends
+
+    monkeypatch.setattr(backends.torch.cuda, "is_available", lambda: torch_gpu)
+    monkeypatch.setattr(backends, "ct2_cuda_available", lambda: ct2_gpu)
+    monkeypatch.setattr(backends, "convert_to_ct2", lambda *a: ("ct2-dir", 0.0))
+    monkeypatch.setattr(backends, "CTranslate2Backend", lambda *a: ("ctranslate2", a[7]))
+    monkeypatch.setattr(backends, "FairseqBackend", lambda *a: ("fairseq", a[7]))
+    corpus = type("C", (), {"teacher_src_lang": "en", "tgt_lang": "de"})()
+    made, info = backends.make_backend("auto", corpus, _Teacher(), ["sha"], 5, 1, 1.0, 1.2, 10, device=device)
+    assert made == expect and info["device"] == expect[1]
+
+
+def test_ctranslate2_asked_for_on_a_gpu_it_cannot_use_is_refused(monkeypatch):
+    from kdseq.errors import KdseqError
+    from kdseq.seqkd import backends
+
+    monkeypatch.setattr(backends, "ct2_cuda_available", lambda: False)
+    with pytest.raises(KdseqError, match="--backend ctranslate2: CTranslate2 cannot decode on this GPU.*--backend fairseq"):
+        backends.make_backend("ctranslate2", None, _Teacher(), ["sha"], 5, 1, 1.0, 1.2, 10, device="cuda")
