@@ -1,0 +1,61 @@
+"""The demo recipe end to end on a user's corpus (CORPUS=... SRC= TGT= bash scripts/demo.sh), tiny settings:
+prepare with a split, teacher, regeneration, cache, four students, evaluation, table and plot; a rerun redoes
+nothing, and a rerun with other settings is refused."""
+import json
+import os
+import subprocess
+
+from tests.conftest import BIN, ROOT, make_pairs, write_tsv
+
+
+def run_demo(env, timeout=900):
+    return subprocess.run(["bash", os.path.join(ROOT, "scripts", "demo.sh")], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_demo_on_own_corpus_end_to_end_then_resumed_then_refused(tmp_path):
+    pairs = list(dict.fromkeys(make_pairs(900, seed=7)))[:800]
+    corpus = write_tsv(tmp_path / "mine.tsv", pairs)
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"], KDSEQ_SETUP="0", WORK=str(tmp_path / "work"),
+               CORPUS=corpus, SRC="en", TGT="de", VALID_SIZE="40", TEST_SIZE="40", VOCAB_SIZE="60",
+               TEACHER_UPDATES="60", STUDENT_UPDATES="20", JOBS="2", KDSEQ_DEVICE="cpu",
+               TEACHER_EXTRA="--warmup-updates 20 --validate-interval 100 --save-interval 100",
+               STUDENT_EXTRA="--warmup-updates 10 --validate-interval 100 --save-interval 100",
+               REGEN_EXTRA="--keep-original")
+    env.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)
+    res = run_demo(env)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    work = tmp_path / "work"
+    prep = json.load(open(work / "corpus-mine" / "data" / "prepare.json"))
+    counts = prep.get("counts", prep)
+    assert counts["valid_pairs"] == 40 and counts["test_pairs"] == 40
+    assert counts["train_pairs"] == 800 - 80
+    results = work / "results"
+    table = (results / "demo-table.md").read_text()
+    for name in ("teacher", "student-baseline", "student-word-kd", "student-seq-kd", "student-seq-inter"):
+        for beam in (1, 5):
+            hyp = (results / f"{name}.test.beam{beam}.hyp").read_text(encoding="utf-8").splitlines()
+            assert len(hyp) == 40
+            assert f"| {name} | fairseq float32 | {beam} |" in table
+        if name != "teacher":
+            assert f"| {name}-ct2-int8 | ctranslate2 int8 | 1 |" in table
+    assert (results / "bleu-vs-speed.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    regen = json.load(open(work / "models" / "teacher" / "regenerated" / "best" / "regenerate.json"))
+    assert regen["sentences"] == 720
+
+    # every stage is kept: a rerun trains, decodes and evaluates nothing
+    again = run_demo(env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "training" not in again.stdout and "evaluating" not in again.stdout and "regenerates" not in again.stdout
+
+    # other settings are refused, the trained model left as it was
+    before = (work / "models" / "teacher" / "checkpoint_best.pt").stat().st_mtime
+    other = run_demo(dict(env, TEACHER_UPDATES="61"))
+    assert other.returncode == 1 and "was trained by another command" in other.stderr
+    assert (work / "models" / "teacher" / "checkpoint_best.pt").stat().st_mtime == before
+    other = run_demo(dict(env, REGEN_EXTRA=""))
+    assert other.returncode == 1 and "made with other arguments" in other.stderr
+
+    # a corpus without its language codes: one clear line
+    bad = run_demo(dict(env, SRC="", WORK=str(tmp_path / "w2")))
+    assert bad.returncode == 1 and "needs SRC=... and TGT=..." in bad.stderr
