@@ -64,13 +64,116 @@ def check_split_name(split):
         raise KdseqError(f"--splits: {split!r} is not a split name (train, valid, test, ...)")
 
 
+def shard_dir(cache_dir, split, num_shards, shard_id):
+    return os.path.join(cache_dir, f"{split}.shards", f"shard-{shard_id}-of-{num_shards}")
+
+
 @torch.no_grad()
-def build(teacher, task, split, k, cache_dir, max_tokens=4096, device="cpu", log_every=0):
-    """Run ``teacher`` (a kdseq.teacher.Teacher) over ``split`` of ``task`` and write ``cache_dir/<split>/``
-    atomically (a cache folder may gain splits one at a time; an existing split is rebuilt)."""
+def build_shard(teacher, task, split, k, cache_dir, num_shards, shard_id, max_tokens=4096, device="cpu"):
+    """One of ``num_shards`` parts of ``build``: the teacher runs on every num_shards-th batch (the batches are
+    the same, in the same order, in every shard) and ``cache_dir/<split>.shards/shard-i-of-N/`` gets those
+    sentences' rows (sids.npy, ids.npy, lp.npy, meta.json); :func:`merge_shards` then writes ``<split>/``."""
     from kdseq.decode import batches
     from kdseq.fileio import atomic_write, check_output_dir, staged_dir
 
+    dataset, dictionary = _checked_split(task, split, k)
+    check_output_dir(cache_dir, MARKER)
+    os.makedirs(os.path.join(cache_dir, f"{split}.shards"), exist_ok=True)
+    atomic_write(os.path.join(cache_dir, MARKER), json.dumps({"format": FORMAT_VERSION}) + "\n")
+    teacher.to(torch.device(device))
+    start = time.perf_counter()
+    sids, id_rows, lp_rows = [], [], []
+    for step, sample in enumerate(batches(task, teacher.models, split, max_tokens, None)):
+        if step % num_shards != shard_id or "net_input" not in sample:
+            continue
+        if device != "cpu":
+            from fairseq import utils
+
+            sample = utils.move_to_cuda(sample, device=torch.device(device))
+        top_ids, top_lp = losses.topk_logprobs(losses.ensemble_logprobs(teacher(sample["net_input"])), k)
+        for row, sid in enumerate(sample["id"].tolist()):
+            n = int(dataset.tgt_sizes[sid])
+            sids.append(sid)
+            id_rows.append(top_ids[row, :n].cpu().numpy().astype(np.uint16))
+            lp_rows.append(top_lp[row, :n].cpu().numpy())
+    with staged_dir(shard_dir(cache_dir, split, num_shards, shard_id), flag="--out-dir") as tmp:
+        for name, arr in (("sids.npy", np.asarray(sids, dtype=np.int64)),
+                          ("ids.npy", np.concatenate(id_rows) if id_rows else np.zeros((0, k), np.uint16)),
+                          ("lp.npy", np.concatenate(lp_rows) if lp_rows else np.zeros((0, k), np.float32))):
+            with open(os.path.join(tmp, name), "wb") as f:
+                np.save(f, arr)
+        meta = {"format": FORMAT_VERSION, "split": split, "k": k, "num_shards": num_shards, "shard_id": shard_id,
+                "sentences": len(sids), "teacher": teacher.paths, "data": task.cfg.data,
+                "dictionary_size": len(dictionary), "fingerprint": fingerprint(dataset, dictionary),
+                "seconds": time.perf_counter() - start}
+        with open(os.path.join(tmp, "meta.json"), "w") as f:
+            json.dump(meta, f, indent=1)
+    return meta
+
+
+def merge_shards(task, split, cache_dir, num_shards):
+    """Join the ``num_shards`` shards of ``split`` into ``cache_dir/<split>/`` (the layout :func:`build` writes,
+    identical to an unsharded build), after checking that they are all there, of this data, and cover every
+    sentence once; then remove the shards."""
+    import shutil
+
+    from kdseq.fileio import staged_dir
+
+    dataset, dictionary = _checked_split(task, split, 1)
+    fp = fingerprint(dataset, dictionary)
+    metas, missing = [], []
+    for i in range(num_shards):
+        path = os.path.join(shard_dir(cache_dir, split, num_shards, i), "meta.json")
+        if not os.path.exists(path):
+            missing.append(i)
+            continue
+        with open(path) as f:
+            metas.append(json.load(f))
+    if missing:
+        raise KdseqError(f"--merge: shard(s) {', '.join(map(str, missing))} of {num_shards} of {split!r} are not in "
+                         f"{cache_dir}/{split}.shards: run kdseq-cache-teacher --num-shards {num_shards} --shard-id I "
+                         "for each first")
+    for m in metas:
+        if m["fingerprint"] != fp or m["k"] != metas[0]["k"] or m["teacher"] != metas[0]["teacher"]:
+            raise KdseqError(f"--merge: shard {m['shard_id']} of {split!r} was built from other data, another k or "
+                             "another teacher than shard 0: rebuild it")
+    k = metas[0]["k"]
+    sizes = np.asarray(dataset.tgt_sizes, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    total = int(offsets[-1])
+    seen = np.zeros(len(dataset), dtype=np.int64)
+    with staged_dir(os.path.join(cache_dir, split), flag="--out-dir") as tmp:
+        paths = _paths(tmp)
+        ids = np.lib.format.open_memmap(paths["ids.npy"], mode="w+", dtype=np.uint16, shape=(total, k))
+        lp = np.lib.format.open_memmap(paths["lp.npy"], mode="w+", dtype=np.float32, shape=(total, k))
+        for i in range(num_shards):
+            d = shard_dir(cache_dir, split, num_shards, i)
+            sids, sh_ids, sh_lp = (np.load(os.path.join(d, n)) for n in ("sids.npy", "ids.npy", "lp.npy"))
+            row = 0
+            for sid in sids.tolist():
+                n = int(sizes[sid])
+                ids[offsets[sid]:offsets[sid + 1]] = sh_ids[row:row + n]
+                lp[offsets[sid]:offsets[sid + 1]] = sh_lp[row:row + n]
+                row += n
+                seen[sid] += 1
+        if not (seen == 1).all():
+            raise KdseqError(f"--merge: the shards of {split!r} cover {int((seen == 0).sum())} sentences not at all and "
+                             f"{int((seen > 1).sum())} twice: were they built with other --max-tokens? Rebuild them")
+        ids.flush()
+        lp.flush()
+        del ids, lp
+        with open(paths["offsets.npy"], "wb") as f:
+            np.save(f, offsets)
+        meta = {"format": FORMAT_VERSION, "split": split, "k": k, "sentences": len(dataset), "tokens": total,
+                "teacher": metas[0]["teacher"], "data": task.cfg.data, "dictionary_size": len(dictionary),
+                "fingerprint": fp, "seconds": sum(m["seconds"] for m in metas), "merged_shards": num_shards}
+        with open(paths["meta.json"], "w") as f:
+            json.dump(meta, f, indent=1)
+    shutil.rmtree(os.path.join(cache_dir, f"{split}.shards"))  # made by build_shard
+    return meta
+
+
+def _checked_split(task, split, k):
     check_split_name(split)
     check_unsharded(task.cfg.data)
     dictionary = task.target_dictionary
@@ -79,7 +182,6 @@ def build(teacher, task, split, k, cache_dir, max_tokens=4096, device="cpu", log
                          "(at most 65536)")
     if not 1 <= k <= len(dictionary):
         raise KdseqError(f"--topk {k}: must lie in [1, {len(dictionary)}] (the vocabulary size)")
-    check_output_dir(cache_dir, MARKER)
     try:
         task.load_dataset(split)
     except FileNotFoundError as e:
@@ -87,6 +189,18 @@ def build(teacher, task, split, k, cache_dir, max_tokens=4096, device="cpu", log
     dataset = task.dataset(split)
     if dataset.tgt is None:
         raise KdseqError(f"--splits {split}: {task.cfg.data} has no target side for it: the cache scores targets")
+    return dataset, dictionary
+
+
+@torch.no_grad()
+def build(teacher, task, split, k, cache_dir, max_tokens=4096, device="cpu", log_every=0):
+    """Run ``teacher`` (a kdseq.teacher.Teacher) over ``split`` of ``task`` and write ``cache_dir/<split>/``
+    atomically (a cache folder may gain splits one at a time; an existing split is rebuilt)."""
+    from kdseq.decode import batches
+    from kdseq.fileio import atomic_write, check_output_dir, staged_dir
+
+    dataset, dictionary = _checked_split(task, split, k)
+    check_output_dir(cache_dir, MARKER)
     sizes = np.asarray(dataset.tgt_sizes, dtype=np.int64)  # target lengths with EOS, as binarized
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     total = int(offsets[-1])

@@ -115,3 +115,35 @@ def test_ensemble_at_temperature_is_the_same_online_and_cached(setup, toy_teache
     mask = sample["target"].ne(setup["task"].target_dictionary.pad())
     expected = ((t.exp() * (t - s)).sum(-1) * mask).sum().item() * 4.0
     assert a == pytest.approx(expected, rel=1e-4)
+
+
+def test_shards_as_separate_processes_merge_to_the_unsharded_cache(toy_prepared, toy_teacher, tmp_path):
+    import subprocess
+
+    from tests.conftest import BIN
+
+    common = [str(toy_prepared / "bin"), "--splits", "train,valid", "--topk", "4", "--max-tokens", "300", "--cpu"]
+    ref, sharded = tmp_path / "one", tmp_path / "sharded"
+    tool = f"{BIN}/kdseq-cache-teacher"
+    procs = [subprocess.Popen([tool, *common, "--teacher-path", str(toy_teacher), "--out-dir", str(out), *extra],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for out, extra in ((ref, []), (sharded, ["--num-shards", "3", "--shard-id", "0"]),
+                                (sharded, ["--num-shards", "3", "--shard-id", "2"]))]
+    for p in procs:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-2000:]
+    # a shard missing: refused, naming it
+    res = cli("kdseq-cache-teacher", *common, "--out-dir", sharded, "--num-shards", "3", "--merge", check=False)
+    assert res.returncode == 2 and "shard(s) 1 of 3 of 'train'" in res.stderr and "Traceback" not in res.stderr
+    assert not (sharded / "train").exists()
+    cli("kdseq-cache-teacher", *common, "--teacher-path", toy_teacher, "--out-dir", sharded, "--num-shards", "3",
+        "--shard-id", "1")
+    cli("kdseq-cache-teacher", *common, "--out-dir", sharded, "--num-shards", "3", "--merge")
+    for split in ("train", "valid"):
+        a, b = TeacherCache(str(ref), split), TeacherCache(str(sharded), split)
+        assert np.array_equal(a.ids, b.ids) and np.array_equal(a.lp, b.lp)
+        assert np.array_equal(a.offsets, b.offsets) and a.meta["fingerprint"] == b.meta["fingerprint"]
+        assert b.meta["merged_shards"] == 3 and not (sharded / f"{split}.shards").exists()
+    # a merge needs no teacher; computing needs one
+    res = cli("kdseq-cache-teacher", *common, "--out-dir", sharded, check=False)
+    assert res.returncode == 2 and "--teacher-path" in res.stderr
