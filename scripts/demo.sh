@@ -94,7 +94,9 @@ train() {
   local name=$1; shift
   local want="$*"
   if [ -f "$MODELS/$name/.done" ]; then
-    if [ "$(cat "$MODELS/$name/.done")" != "$want" ]; then
+    local have; have=$(cat "$MODELS/$name/.done")
+    # compared without the checkout's path, so that a moved or re-cloned checkout reuses its models
+    if [ "${have#*scripts/}" != "${want#*scripts/}" ]; then
       echo "[demo] error: $MODELS/$name was trained by another command than this run's ($want); remove that" \
            "folder to retrain it, or give another WORK=..." >&2
       exit 1
