@@ -64,25 +64,14 @@ def check_split_name(split):
         raise KdseqError(f"--splits: {split!r} is not a split name (train, valid, test, ...)")
 
 
-def shard_dir(cache_dir, split, num_shards, shard_id):
-    return os.path.join(cache_dir, f"{split}.shards", f"shard-{shard_id}-of-{num_shards}")
-
-
 @torch.no_grad()
-def build_shard(teacher, task, split, k, cache_dir, num_shards, shard_id, max_tokens=4096, device="cpu"):
-    """One of ``num_shards`` parts of ``build``: the teacher runs on every num_shards-th batch (the batches are
-    the same, in the same order, in every shard) and ``cache_dir/<split>.shards/shard-i-of-N/`` gets those
-    sentences' rows (sids.npy, ids.npy, lp.npy, meta.json); :func:`merge_shards` then writes ``<split>/``."""
+def _teacher_rows(teacher, task, split, k, max_tokens, device, num_shards=1, shard_id=0):
+    """(step, sentence id, top-k ids (n, k) uint16, log-probs (n, k) float32) for every target sentence of the
+    batches ``step % num_shards == shard_id`` of ``split`` (the same batches, in the same order, every run)."""
     from kdseq.decode import batches
-    from kdseq.fileio import atomic_write, check_output_dir, staged_dir
 
-    dataset, dictionary = _checked_split(task, split, k)
-    check_output_dir(cache_dir, MARKER)
-    os.makedirs(os.path.join(cache_dir, f"{split}.shards"), exist_ok=True)
-    atomic_write(os.path.join(cache_dir, MARKER), json.dumps({"format": FORMAT_VERSION}) + "\n")
+    sizes = task.dataset(split).tgt_sizes
     teacher.to(torch.device(device))
-    start = time.perf_counter()
-    sids, id_rows, lp_rows = [], [], []
     for step, sample in enumerate(batches(task, teacher.models, split, max_tokens, None)):
         if step % num_shards != shard_id or "net_input" not in sample:
             continue
@@ -92,10 +81,39 @@ def build_shard(teacher, task, split, k, cache_dir, num_shards, shard_id, max_to
             sample = utils.move_to_cuda(sample, device=torch.device(device))
         top_ids, top_lp = losses.topk_logprobs(losses.ensemble_logprobs(teacher(sample["net_input"])), k)
         for row, sid in enumerate(sample["id"].tolist()):
-            n = int(dataset.tgt_sizes[sid])
-            sids.append(sid)
-            id_rows.append(top_ids[row, :n].cpu().numpy().astype(np.uint16))
-            lp_rows.append(top_lp[row, :n].cpu().numpy())
+            n = int(sizes[sid])
+            yield step, sid, top_ids[row, :n].cpu().numpy().astype(np.uint16), top_lp[row, :n].cpu().numpy()
+
+
+def _open_cache_dir(cache_dir):
+    """Refuse a folder that is not a teacher cache; mark a new one as such."""
+    from kdseq.fileio import atomic_write, check_output_dir
+
+    check_output_dir(cache_dir, MARKER)
+    os.makedirs(cache_dir, exist_ok=True)
+    atomic_write(os.path.join(cache_dir, MARKER), json.dumps({"format": FORMAT_VERSION}) + "\n")
+
+
+def shard_dir(cache_dir, split, num_shards, shard_id):
+    return os.path.join(cache_dir, f"{split}.shards", f"shard-{shard_id}-of-{num_shards}")
+
+
+@torch.no_grad()
+def build_shard(teacher, task, split, k, cache_dir, num_shards, shard_id, max_tokens=4096, device="cpu"):
+    """One of ``num_shards`` parts of ``build``: the teacher runs on every num_shards-th batch (the batches are
+    the same, in the same order, in every shard) and ``cache_dir/<split>.shards/shard-i-of-N/`` gets those
+    sentences' rows (sids.npy, ids.npy, lp.npy, meta.json); :func:`merge_shards` then writes ``<split>/``."""
+    from kdseq.fileio import staged_dir
+
+    dataset, dictionary = _checked_split(task, split, k)
+    _open_cache_dir(cache_dir)
+    os.makedirs(os.path.join(cache_dir, f"{split}.shards"), exist_ok=True)
+    start = time.perf_counter()
+    sids, id_rows, lp_rows = [], [], []
+    for _, sid, top_ids, top_lp in _teacher_rows(teacher, task, split, k, max_tokens, device, num_shards, shard_id):
+        sids.append(sid)
+        id_rows.append(top_ids)
+        lp_rows.append(top_lp)
     with staged_dir(shard_dir(cache_dir, split, num_shards, shard_id), flag="--out-dir") as tmp:
         for name, arr in (("sids.npy", np.asarray(sids, dtype=np.int64)),
                           ("ids.npy", np.concatenate(id_rows) if id_rows else np.zeros((0, k), np.uint16)),
@@ -148,7 +166,10 @@ def merge_shards(task, split, cache_dir, num_shards):
         lp = np.lib.format.open_memmap(paths["lp.npy"], mode="w+", dtype=np.float32, shape=(total, k))
         for i in range(num_shards):
             d = shard_dir(cache_dir, split, num_shards, i)
-            sids, sh_ids, sh_lp = (np.load(os.path.join(d, n)) for n in ("sids.npy", "ids.npy", "lp.npy"))
+            try:
+                sids, sh_ids, sh_lp = (np.load(os.path.join(d, n)) for n in ("sids.npy", "ids.npy", "lp.npy"))
+            except (OSError, ValueError, EOFError) as e:
+                raise KdseqError(f"--merge: {d}: damaged or truncated shard ({e}): rebuild shard {i}") from None
             row = 0
             for sid in sids.tolist():
                 n = int(sizes[sid])
@@ -196,39 +217,27 @@ def _checked_split(task, split, k):
 def build(teacher, task, split, k, cache_dir, max_tokens=4096, device="cpu", log_every=0):
     """Run ``teacher`` (a kdseq.teacher.Teacher) over ``split`` of ``task`` and write ``cache_dir/<split>/``
     atomically (a cache folder may gain splits one at a time; an existing split is rebuilt)."""
-    from kdseq.decode import batches
-    from kdseq.fileio import atomic_write, check_output_dir, staged_dir
+    from kdseq.fileio import staged_dir
 
     dataset, dictionary = _checked_split(task, split, k)
-    check_output_dir(cache_dir, MARKER)
+    _open_cache_dir(cache_dir)
     sizes = np.asarray(dataset.tgt_sizes, dtype=np.int64)  # target lengths with EOS, as binarized
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     total = int(offsets[-1])
-    os.makedirs(cache_dir, exist_ok=True)
-    atomic_write(os.path.join(cache_dir, MARKER), json.dumps({"format": FORMAT_VERSION}) + "\n")
-    teacher.to(torch.device(device))
     start = time.perf_counter()
     with staged_dir(os.path.join(cache_dir, split), flag="--out-dir") as tmp:
         paths = _paths(tmp)
         ids = np.lib.format.open_memmap(paths["ids.npy"], mode="w+", dtype=np.uint16, shape=(total, k))
         lp = np.lib.format.open_memmap(paths["lp.npy"], mode="w+", dtype=np.float32, shape=(total, k))
         done = np.zeros(len(dataset), dtype=bool)
-        for step, sample in enumerate(batches(task, teacher.models, split, max_tokens, None)):
-            if "net_input" not in sample:
-                continue
-            if device != "cpu":
-                from fairseq import utils
-
-                sample = utils.move_to_cuda(sample, device=torch.device(device))
-            logprobs = losses.ensemble_logprobs(teacher(sample["net_input"]))
-            top_ids, top_lp = losses.topk_logprobs(logprobs, k)
-            for row, sid in enumerate(sample["id"].tolist()):
-                n = int(sizes[sid])
-                ids[offsets[sid]:offsets[sid + 1]] = top_ids[row, :n].cpu().numpy().astype(np.uint16)
-                lp[offsets[sid]:offsets[sid + 1]] = top_lp[row, :n].cpu().numpy()
-                done[sid] = True
-            if log_every and step % log_every == 0:
+        last = -1
+        for step, sid, top_ids, top_lp in _teacher_rows(teacher, task, split, k, max_tokens, device):
+            ids[offsets[sid]:offsets[sid + 1]] = top_ids
+            lp[offsets[sid]:offsets[sid + 1]] = top_lp
+            done[sid] = True
+            if log_every and step != last and step % log_every == 0:
                 log.info(f"{int(done.sum())}/{len(dataset)} sentences")
+            last = step
         if not done.all():
             raise KdseqError(f"{int((~done).sum())} sentences of {split!r} were skipped (longer than the teacher's "
                              "max positions?): the cache must cover every sentence")
