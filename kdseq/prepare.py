@@ -4,7 +4,8 @@ and a binarized directory with a joined dictionary (``kdseq-prepare``).
 Layout of ``--out-dir`` (built in a temporary folder beside it and renamed into place at the end, so an
 interrupted run leaves nothing half-written)::
 
-    raw/{train,valid,test}.{src,tgt}   cleaned plain text, one sentence a line (references for evaluation)
+    raw/{train,valid,test}.{src,tgt}   cleaned plain text, one sentence a line (references for evaluation);
+                                       test1, test2, ... with --extra-test
     spm.model, spm.vocab               joint sentencepiece model trained on raw/train
     spm/{train,valid,test}.{src,tgt}   the same text as sentencepiece pieces
     bin/                               fairseq-preprocess output (dict.{src,tgt}.txt identical: joined)
@@ -51,11 +52,12 @@ def _dedup(pairs):
     return list(dict.fromkeys(pairs))
 
 
-def check_overlap(splits, drop, counts):
+def check_overlap(splits, drop, counts, extra=()):
     """Refuse (or with ``drop`` remove) held-out sources that also occur in train (and test ones in valid)."""
     train_src = {row[0] for row in splits["train"]}
     for held, against, against_set in (("valid", "train", train_src), ("test", "train", train_src),
-                                       ("test", "valid", {row[0] for row in splits["valid"]})):
+                                       ("test", "valid", {row[0] for row in splits["valid"]}),
+                                       *((x, "train", train_src) for x in extra)):
         shared = [row[0] for row in splits[held] if row[0] in against_set]
         if not shared:
             continue
@@ -161,8 +163,14 @@ def check_reuse(spm_model, dictionary):
 
 def prepare(train, valid, test, src_lang, tgt_lang, out_dir, vocab_size=8000, valid_size=1000, test_size=1000,
             drop_overlap=False, max_len=250, character_coverage=None, seed=1, workers=1, force=False,
-            spm_model=None, dictionary=None, teacher_lang=None):
-    """Run every stage; returns the counts written to prepare.json. See the module docstring for the layout."""
+            spm_model=None, dictionary=None, teacher_lang=None, extra_tests=(), spm_texts=()):
+    """Run every stage; returns the counts written to prepare.json. See the module docstring for the layout.
+    ``extra_tests``: more held-out test corpora, binarized as splits test1, test2, ... (fairseq's names).
+    ``spm_texts``: plain-text files the sentencepiece model also learns from; the dictionary is then every piece of
+    the model (not only those of this corpus), so other corpora of the same task binarize without <unk>."""
+    spm_texts = list(spm_texts or ())
+    if spm_texts and spm_model:
+        raise KdseqError("--spm-train-text trains a sentencepiece model: it cannot go with --spm-model (reused)")
     out_dir = os.path.abspath(out_dir)
     if src_lang == tgt_lang:
         raise KdseqError(f"--src-lang and --tgt-lang are both {src_lang!r}: they must differ")
@@ -177,7 +185,11 @@ def prepare(train, valid, test, src_lang, tgt_lang, out_dir, vocab_size=8000, va
             raise KdseqError(f"{flag} {v}: must be at least {lo}")
     if character_coverage is not None and not 0.9 <= character_coverage <= 1.0:
         raise KdseqError(f"--character-coverage {character_coverage}: must lie in [0.9, 1.0]")
-    specs = {"train": train, "valid": valid, "test": test}
+    extra_tests = list(extra_tests or ())
+    if extra_tests and valid is None:
+        raise KdseqError("--extra-test needs --valid and --test (held-out corpora given as files)")
+    extra = [f"test{i + 1}" for i in range(len(extra_tests))]
+    specs = {"train": train, "valid": valid, "test": test, **dict(zip(extra, extra_tests))}
     for role, spec in specs.items():
         for path in corpus_files(spec, src_lang, tgt_lang, teacher_lang) if spec else []:
             if inside(path, out_dir):
@@ -190,8 +202,16 @@ def prepare(train, valid, test, src_lang, tgt_lang, out_dir, vocab_size=8000, va
     settings = {"src_lang": src_lang, "tgt_lang": tgt_lang, "vocab_size": None if spm_model else vocab_size,
                 "valid_size": None if valid else valid_size, "test_size": None if valid else test_size,
                 "drop_overlap": drop_overlap, "max_len": max_len, "character_coverage": character_coverage,
-                "seed": seed, "teacher_source_lang": teacher_lang}
+                "seed": seed, "teacher_source_lang": teacher_lang, **({"extra_tests": len(extra)} if extra else {}),
+                **({"spm_train_texts": len(spm_texts)} if spm_texts else {})}
     inputs = describe_inputs(specs, src_lang, tgt_lang, spm_model, dictionary, teacher_lang)
+    for i, path in enumerate(spm_texts):
+        if not os.path.isfile(path):
+            raise KdseqError(f"--spm-train-text {path}: no such file")
+        if inside(path, out_dir):
+            raise KdseqError(f"--spm-train-text {path} lies inside --out-dir {out_dir}: choose another --out-dir")
+        inputs[f"spm-train-text:{i}"] = {"path": real(path), "bytes": os.path.getsize(path),
+                                         "sha256": file_sha256(path)}
     done = os.path.join(out_dir, "prepare.json")
     if os.path.exists(done) and not force:
         with open(done) as f:
@@ -215,16 +235,17 @@ def prepare(train, valid, test, src_lang, tgt_lang, out_dir, vocab_size=8000, va
     splits["train"] = _dedup(splits["train"])
     counts["train_dropped_duplicate"] = before - len(splits["train"])
     if valid is not None:
-        for name, spec in (("valid", valid), ("test", test)):
+        for name, spec in (("valid", valid), ("test", test), *zip(extra, extra_tests)):
             splits[name] = read_parallel(spec, src_lang, tgt_lang, teacher_lang)
             counts[f"{name}_read"] = len(splits[name])
             splits[name] = _drop_empty(splits[name], counts, name)
             if not splits[name]:
-                raise KdseqError(f"--{name} {spec}: no pair with both sides non-empty")
+                flag = "--extra-test" if name in extra else f"--{name}"
+                raise KdseqError(f"{flag} {spec}: no pair with both sides non-empty")
     else:
         splits["train"], splits["valid"], splits["test"] = random_split(splits["train"], valid_size, test_size,
                                                                         seed, counts)
-    check_overlap(splits, drop_overlap, counts)
+    check_overlap(splits, drop_overlap, counts, extra)
     if not splits["train"]:
         raise KdseqError(f"--train {train}: no training pair left (empty, duplicate or overlapping held-out data)")
     if character_coverage is None:
@@ -234,7 +255,7 @@ def prepare(train, valid, test, src_lang, tgt_lang, out_dir, vocab_size=8000, va
     with staged_dir(out_dir) as tmp:  # out_dir is absent, empty or a kdseq-prepare output (checked above)
         os.makedirs(os.path.join(tmp, "raw"))
         os.makedirs(os.path.join(tmp, "spm"))
-        for split in SPLITS:
+        for split in (*SPLITS, *extra):
             for c, name in enumerate(columns):
                 write_lines(os.path.join(tmp, "raw", f"{split}.{name}"), [row[c] for row in splits[split]])
         if spm_model:
@@ -243,12 +264,15 @@ def prepare(train, valid, test, src_lang, tgt_lang, out_dir, vocab_size=8000, va
             if os.path.exists(vocab):
                 shutil.copy(vocab, os.path.join(tmp, "spm.vocab"))
         else:
-            train_sentencepiece([os.path.join(tmp, "raw", f"train.{name}") for name in columns],
+            train_sentencepiece([os.path.join(tmp, "raw", f"train.{name}") for name in columns] + spm_texts,
                                 os.path.join(tmp, "spm"), vocab_size, character_coverage)
+            if spm_texts:
+                dictionary = os.path.join(tmp, "dict.txt")
+                write_dictionary_from_vocab(os.path.join(tmp, "spm.vocab"), dictionary)
         import sentencepiece as spm
 
         sp = spm.SentencePieceProcessor(model_file=os.path.join(tmp, "spm.model"))
-        for split in SPLITS:
+        for split in (*SPLITS, *extra):
             rows = splits[split]
             pieces = [[" ".join(x) for x in sp.encode([row[c] for row in rows], out_type=str)]
                       for c in range(len(columns))]
@@ -265,17 +289,19 @@ def prepare(train, valid, test, src_lang, tgt_lang, out_dir, vocab_size=8000, va
             counts[f"{split}_pairs"] = len(pieces[0])
             for c, name in enumerate(columns):
                 write_lines(os.path.join(tmp, "spm", f"{split}.{name}"), pieces[c])
-        binarize(os.path.join(tmp, "spm"), os.path.join(tmp, "bin"), src_lang, tgt_lang, workers, dictionary)
+        binarize(os.path.join(tmp, "spm"), os.path.join(tmp, "bin"), src_lang, tgt_lang, workers, dictionary, extra)
         if teacher_lang:  # the teacher's source with the target, binarized with the same (joined) dictionary
             text = os.path.join(tmp, ".teacher-text")
             os.makedirs(text)
-            for split in SPLITS:
+            for split in (*SPLITS, *extra):
                 shutil.copy(os.path.join(tmp, "spm", f"{split}.teacher.{teacher_lang}"),
                             os.path.join(text, f"{split}.{teacher_lang}"))
                 shutil.copy(os.path.join(tmp, "spm", f"{split}.{tgt_lang}"), os.path.join(text, f"{split}.{tgt_lang}"))
             binarize(text, os.path.join(tmp, "bin-teacher"), teacher_lang, tgt_lang, workers,
-                     os.path.join(tmp, "bin", f"dict.{src_lang}.txt"))
+                     os.path.join(tmp, "bin", f"dict.{src_lang}.txt"), extra)
             shutil.rmtree(text)
+        if spm_texts:
+            os.remove(dictionary)  # bin/dict.*.txt are its copies
         counts.update(src_lang=src_lang, tgt_lang=tgt_lang, vocab_size=vocab_size if not spm_model else
                       len(sp), character_coverage=character_coverage)
         with open(os.path.join(tmp, "prepare.json"), "w") as f:
@@ -283,14 +309,27 @@ def prepare(train, valid, test, src_lang, tgt_lang, out_dir, vocab_size=8000, va
     return counts
 
 
-def binarize(text_dir, dest_dir, src_lang, tgt_lang, workers, dictionary=None):
+def write_dictionary_from_vocab(vocab_file, dict_file):
+    """A fairseq dictionary holding every piece of a sentencepiece model (``<unk>`` and the control symbols are
+    fairseq's own), in the model's order; counts are placeholders (fairseq reads but never uses them)."""
+    with open(vocab_file, encoding="utf-8") as f:
+        pieces = [line.split("\t")[0] for line in f if line.strip()]
+    with open(dict_file, "w", encoding="utf-8") as f:
+        for p in pieces:
+            if p not in ("<unk>", "<s>", "</s>", "<pad>") and " " not in p:
+                f.write(f"{p} 1\n")
+
+
+def binarize(text_dir, dest_dir, src_lang, tgt_lang, workers, dictionary=None, extra=()):
     """fairseq-preprocess with a joined dictionary over text_dir/{train,valid,test}.{src,tgt} (``dictionary``:
-    an existing one, reused as it is). Run in-process (a subprocess would import fairseq a second time)."""
+    an existing one, reused as it is; ``extra``: more test splits test1, ... binarized under those names). Run
+    in-process (a subprocess would import fairseq a second time)."""
     from fairseq import options
     from fairseq_cli import preprocess
 
     argv = ["--source-lang", src_lang, "--target-lang", tgt_lang, "--trainpref", os.path.join(text_dir, "train"),
-            "--validpref", os.path.join(text_dir, "valid"), "--testpref", os.path.join(text_dir, "test"),
+            "--validpref", os.path.join(text_dir, "valid"),
+            "--testpref", ",".join(os.path.join(text_dir, s) for s in ("test", *extra)),
             "--destdir", dest_dir, "--joined-dictionary", "--workers", str(workers)]
     if dictionary:
         argv += ["--srcdict", dictionary]

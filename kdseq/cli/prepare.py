@@ -15,6 +15,13 @@ def get_parser():
     p.add_argument("--train", required=True, help="training corpus: FILE.tsv or PREFIX")
     p.add_argument("--valid", help="validation corpus (FILE.tsv or PREFIX); with --test")
     p.add_argument("--test", help="test corpus (FILE.tsv or PREFIX); with --valid")
+    p.add_argument("--extra-test", action="append", default=[], metavar="CORPUS",
+                   help="another held-out test corpus (repeatable; with --valid/--test): binarized as split test1, "
+                        "test2, ... (kdseq-evaluate --split test1), its text in raw/test1.*")
+    p.add_argument("--spm-train-text", action="append", default=[], metavar="FILE",
+                   help="plain text the sentencepiece model also learns from (repeatable); the dictionary is then "
+                        "every piece of the model, so other corpora prepared with --spm-model/--dict binarize "
+                        "without <unk> (one vocabulary for all models of a task)")
     p.add_argument("--valid-size", type=int, default=1000, help="without --valid/--test: pairs split off train")
     p.add_argument("--test-size", type=int, default=1000, help="without --valid/--test: pairs split off train")
     p.add_argument("--src-lang", required=True, help="source language code, e.g. en")
@@ -47,7 +54,8 @@ def main(argv=None):
                      valid_size=a.valid_size, test_size=a.test_size, drop_overlap=a.drop_overlap,
                      max_len=a.max_len, character_coverage=a.character_coverage, seed=a.seed,
                      workers=a.workers, force=a.force, spm_model=a.spm_model, dictionary=a.dict,
-                     teacher_lang=a.teacher_source_lang)
+                     teacher_lang=a.teacher_source_lang, extra_tests=a.extra_test,
+                     spm_texts=a.spm_train_text)
     print(json.dumps(counts, sort_keys=True))
 
 

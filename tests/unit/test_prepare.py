@@ -100,3 +100,57 @@ def test_random_split_outputs(tmp_path):
     assert run(tmp_path, "--train", tsv, "--valid-size", 20, "--test-size", 30, "--vocab-size", 60)[0] == 0
     assert run(tmp_path, "--train", tsv, "--valid-size", 20, "--test-size", 30)[0] == 2  # default --vocab-size
     assert os.path.getmtime(out / "prepare.json") == mtime
+
+
+def test_extra_test_sets_and_vocabulary_from_other_texts(tmp_path, capsys):
+    """--extra-test binarizes more held-out sets as test1, test2 (raw text beside them); --spm-train-text lets the
+    sentencepiece model learn text this corpus lacks, and the dictionary then holds every piece of the model: a
+    second corpus prepared with --spm-model/--dict binarizes those words without <unk>."""
+    from fairseq.data import Dictionary, data_utils
+
+    pairs = list(dict.fromkeys(make_pairs(400, seed=11)))
+    train = write_tsv(tmp_path / "train.tsv", pairs[:300])
+    valid = write_tsv(tmp_path / "valid.tsv", pairs[300:320])
+    test = write_tsv(tmp_path / "test.tsv", pairs[320:340])
+    extra = write_tsv(tmp_path / "extra.tsv", pairs[340:365])
+    other = "zebra quokka narwhal axolotl pangolin"  # words of no toy pair
+    (tmp_path / "more.txt").write_text((other + "\n") * 50)
+    code, out = run(tmp_path, "--train", train, "--valid", valid, "--test", test, "--extra-test", extra,
+                    "--extra-test", valid, "--vocab-size", 120, "--spm-train-text", tmp_path / "more.txt")
+    assert code == 0, capsys.readouterr().err
+    assert (out / "raw" / "test1.de").read_text() == "".join(t + "\n" for _, t in pairs[340:365])
+    d = Dictionary.load(str(out / "bin" / "dict.en.txt"))
+    for split, n in (("test", 20), ("test1", 25), ("test2", 20)):
+        ds = data_utils.load_indexed_dataset(str(out / "bin" / f"{split}.en-de.en"), d)
+        assert len(ds) == n
+    assert not (out / "dict.txt").exists()
+    meta = json.loads((out / "prepare.json").read_text())
+    assert meta["test1_pairs"] == 25 and meta["settings"]["extra_tests"] == 2
+    # a corpus with the other words, reusing model and dictionary: no <unk>
+    second = write_tsv(tmp_path / "second.tsv", [(f"{other} one", f"{other} eins")] * 3 + pairs[:40])
+    code = prepare_main(["--train", str(second), "--valid", str(valid), "--test", str(test), "--src-lang", "en",
+                         "--tgt-lang", "de", "--out-dir", str(tmp_path / "second"), "--drop-overlap",
+                         "--spm-model", str(out / "spm.model"), "--dict", str(out / "bin" / "dict.en.txt")])
+    assert code == 0, capsys.readouterr().err
+    ds = data_utils.load_indexed_dataset(str(tmp_path / "second" / "bin" / "train.en-de.en"), d)
+    assert all(d.unk() not in ds[i].tolist() for i in range(len(ds)))
+    # without --spm-train-text the same words are <unk> in the second corpus: the test can fail
+    code, out2 = prepare_main(["--train", str(train), "--valid", str(valid), "--test", str(test), "--src-lang", "en",
+                               "--tgt-lang", "de", "--out-dir", str(tmp_path / "plain"), "--vocab-size", "120"]), \
+        tmp_path / "plain"
+    assert code == 0
+    import sentencepiece as spm
+
+    d2 = Dictionary.load(str(out2 / "bin" / "dict.en.txt"))
+    pieces = spm.SentencePieceProcessor(model_file=str(out2 / "spm.model")).encode(other, out_type=str)
+    assert any(d2.index(p) == d2.unk() for p in pieces)
+    pieces = spm.SentencePieceProcessor(model_file=str(out / "spm.model")).encode(other, out_type=str)
+    assert all(d.index(p) != d.unk() for p in pieces)
+
+
+def test_extra_test_needs_given_held_out_sets(tmp_path, capsys):
+    pairs = list(dict.fromkeys(make_pairs(100, seed=12)))
+    code, out = run(tmp_path, "--train", write_tsv(tmp_path / "t.tsv", pairs), "--extra-test",
+                    write_tsv(tmp_path / "x.tsv", pairs[:5]), "--valid-size", 5, "--test-size", 5)
+    assert code == 2 and "--extra-test needs --valid and --test" in capsys.readouterr().err
+    assert_clean(tmp_path, out)
