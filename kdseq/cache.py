@@ -37,11 +37,16 @@ MARKER = "kdseq-cache.json"
 def fingerprint(dataset, dictionary, target=True):
     """sha256 of ``dictionary``'s symbols and every source (and, with ``target``, target) token id of a
     LanguagePairDataset. The cache fingerprints the target dictionary and both sides; kdseq-regenerate the
-    source dictionary and the sources (a split it translates may have no target side)."""
+    source dictionary and the sources (a split it translates may have no target side). A dataset carrying the
+    teacher's own source (``--task headline_kd``) has it fingerprinted too."""
     h = hashlib.sha256()
     h.update("\n".join(dictionary.symbols).encode("utf-8"))
+    teacher_src = getattr(dataset, "teacher_src", None)
     for i in range(len(dataset)):
         h.update(dataset.src[i].numpy().astype(np.int32).tobytes())
+        if teacher_src is not None:
+            h.update(b"<")
+            h.update(teacher_src[i].numpy().astype(np.int32).tobytes())
         if target:
             h.update(b"|")
             h.update(dataset.tgt[i].numpy().astype(np.int32).tobytes())
@@ -79,7 +84,8 @@ def _teacher_rows(teacher, task, split, k, max_tokens, device, num_shards=1, sha
             from fairseq import utils
 
             sample = utils.move_to_cuda(sample, device=torch.device(device))
-        top_ids, top_lp = losses.topk_logprobs(losses.ensemble_logprobs(teacher(sample["net_input"])), k)
+        net_input = sample.get("teacher_net_input") or sample["net_input"]  # headline_kd: the teacher's source
+        top_ids, top_lp = losses.topk_logprobs(losses.ensemble_logprobs(teacher(net_input)), k)
         for row, sid in enumerate(sample["id"].tolist()):
             n = int(sizes[sid])
             yield step, sid, top_ids[row, :n].cpu().numpy().astype(np.uint16), top_lp[row, :n].cpu().numpy()

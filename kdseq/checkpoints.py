@@ -46,6 +46,16 @@ def load_ensemble(path_spec, data_dir=None, flag="--path", device="cpu", fp16=Fa
             except Exception as e:  # a corrupt file raises UnpicklingError, EOFError, RuntimeError, KeyError, ...
                 raise KdseqError(f"{flag}: cannot load checkpoint {path}: {type(e).__name__}: {e}") from None
             files = {side: dictionary_path(cfg_task, side, data_dir) for side in ("source", "target")}
+            if not all(os.path.exists(f) for f in files.values()):
+                # a folder of one other language pair (e.g. eh-zh for a model trained on en-zh with the same
+                # dictionary): read it under its own names; the dictionaries are compared by content below
+                from fairseq.data import data_utils
+
+                src, tgt = data_utils.infer_language_pair(data_dir)
+                if src and tgt:
+                    overrides.update(source_lang=src, target_lang=tgt)
+                    files = {"source": os.path.join(data_dir, f"dict.{src}.txt"),
+                             "target": os.path.join(data_dir, f"dict.{tgt}.txt")}
             for f in files.values():
                 if not os.path.exists(f):
                     raise KdseqError(f"{data_dir}: no {os.path.basename(f)} (the dictionary of the languages "
@@ -73,7 +83,7 @@ def count_parameters(models):
     return sum(p.numel() for m in models for p in m.parameters())
 
 
-def translation_task(data_dir, task="translation", flag="DATA"):
+def translation_task(data_dir, task="translation", flag="DATA", extra_args=()):
     """A fairseq translation task on ``data_dir`` built the way fairseq's CLIs build it (every default and
     interpolation resolved; languages inferred from the dictionary files)."""
     import glob
@@ -87,5 +97,6 @@ def translation_task(data_dir, task="translation", flag="DATA"):
     if len(glob.glob(os.path.join(glob.escape(data_dir), "dict.*.txt"))) < 2:
         raise KdseqError(f"{flag} {data_dir}: not a fairseq binarized folder (it needs dict.<src>.txt and "
                          "dict.<tgt>.txt; kdseq-prepare writes one as <out-dir>/bin)")
-    args = options.parse_args_and_arch(options.get_generation_parser(), input_args=[data_dir, "--task", task])
+    args = options.parse_args_and_arch(options.get_generation_parser(), input_args=[data_dir, "--task", task,
+                                                                                        *extra_args])
     return tasks.setup_task(convert_namespace_to_omegaconf(args).task)

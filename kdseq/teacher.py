@@ -72,13 +72,15 @@ def check_checkpoint_dictionaries(state, path, dict_files, flag="--path"):
 class Teacher:
     """Frozen ensemble in eval mode; :meth:`__call__` gives each member's output logits for a batch."""
 
-    def __init__(self, path_spec, student_task, teacher_data=None, flag="--teacher-path", check_source=False):
+    def __init__(self, path_spec, student_task, teacher_data=None, flag="--teacher-path", check_source=False,
+                 source_dict=None):
         """``check_source``: the source dictionaries must match too (the teacher decodes the student's
-        binarized sources, as in sequence-level distillation)."""
+        binarized sources, as in sequence-level distillation). ``source_dict``: (Dictionary, file) of the source
+        the teacher reads when it is not the student's (``--task headline_kd``), checked the same way."""
         from fairseq import checkpoint_utils, tasks
 
         self.paths = split_paths(path_spec, flag)
-        self.models, self.dict_dirs = [], []
+        self.models, self.dict_dirs, self.langs = [], [], []
         student_file = dictionary_path(student_task.cfg)
         for path in self.paths:
             try:
@@ -105,11 +107,15 @@ class Teacher:
             task = tasks.setup_task(cfg.task)
             check_same_dictionary(task.target_dictionary, teacher_file, student_task.target_dictionary,
                                   student_file)
+            if source_dict is not None:
+                check_same_dictionary(task.source_dictionary, dictionary_path(cfg.task, "source"), source_dict[0],
+                                      source_dict[1], "source", who=("teacher", "--teacher-source-data"))
             if check_source:
                 src_file = dictionary_path(student_task.cfg, "source")
                 check_same_dictionary(task.source_dictionary, dictionary_path(cfg.task, "source"),
                                       student_task.source_dictionary, src_file, "source")
             self.dict_dirs.append(os.path.dirname(teacher_file))
+            self.langs.append((task.cfg.source_lang, task.cfg.target_lang))  # its own names (its dictionary files)
             model = task.build_model(cfg.model)
             try:
                 model.load_state_dict(state["model"], strict=True, model_cfg=cfg.model)

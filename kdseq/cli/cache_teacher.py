@@ -15,6 +15,8 @@ def get_parser():
     p.add_argument("data", help="the student's binarized data folder")
     p.add_argument("--teacher-path", help="teacher checkpoint, or several joined by ':' (not with --merge)")
     p.add_argument("--teacher-data", help="the teacher's data folder, if it moved since training (dictionary)")
+    p.add_argument("--teacher-source-data", help="the teacher reads this folder's sources, aligned line by line with "
+                                                 "the data (--task headline_kd; e.g. <regenerated>/best/bin-teacher)")
     p.add_argument("--splits", default="train,valid", help="comma-separated splits to cache")
     p.add_argument("--topk", type=int, default=8, help="tokens kept per position (6*k bytes per target token)")
     p.add_argument("--out-dir", required=True, help="cache folder (give it to word_kd as --teacher-cache)")
@@ -45,7 +47,8 @@ def main(argv=None):
         raise KdseqError(f"--num-shards {a.num_shards} --shard-id {a.shard_id}: need N >= 1 and 0 <= I < N")
     if a.merge == bool(a.teacher_path):
         raise KdseqError("give --teacher-path to compute (a shard of) the cache, or --merge without it to join shards")
-    task = translation_task(a.data)
+    task = translation_task(a.data, "headline_kd", extra_args=["--teacher-source-data", a.teacher_source_data]) \
+        if a.teacher_source_data else translation_task(a.data)
     splits = [x for x in a.splits.split(",") if x]
     if a.merge:
         for split in splits:
@@ -53,7 +56,9 @@ def main(argv=None):
             meta.pop("fingerprint")
             print(json.dumps(meta))
         return 0
-    teacher = Teacher(a.teacher_path, task, a.teacher_data)
+    own = getattr(task, "teacher_source_dictionary", None)
+    teacher = Teacher(a.teacher_path, task, a.teacher_data,
+                      source_dict=(own, task.teacher_dict_file) if own is not None else None)
     device = "cuda" if torch.cuda.is_available() and not a.cpu else "cpu"
     for split in splits:
         if a.num_shards > 1:

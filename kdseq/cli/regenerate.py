@@ -65,6 +65,10 @@ def get_parser():
     g.add_argument("--max-len-ratio", type=float, default=3.0,
                    help="drop a hypothesis more than this many times longer or shorter than its source "
                         "(pieces; 0: keep all)")
+    g.add_argument("--headline-ratio", type=float, default=0.0,
+                   help="headlines: drop a hypothesis longer than this fraction of the text the teacher read "
+                        "(pieces; e.g. 0.5; give --max-len-ratio 0 with it: a headline is much shorter than its "
+                        "text). 0: off")
     g.add_argument("--max-repeats", type=int, default=4,
                    help="drop a hypothesis with an n-gram (n<=4) repeated back to back this many times, more "
                         "than in its source (0: keep all)")
@@ -82,7 +86,8 @@ def check_args(p, a):
                         ("--max-chunks", a.max_chunks, 1)):
         if v is not None and v < lo:
             p.error(f"{flag} {v}: must be at least {lo}")
-    for flag, v in (("--lenpen", a.lenpen), ("--max-len-a", a.max_len_a), ("--max-len-ratio", a.max_len_ratio)):
+    for flag, v in (("--lenpen", a.lenpen), ("--max-len-a", a.max_len_a), ("--max-len-ratio", a.max_len_ratio),
+                    ("--headline-ratio", a.headline_ratio)):
         if not math.isfinite(v) or v < 0:
             p.error(f"{flag} {v}: must be a finite number >= 0")
     if a.max_len_b < 0 or a.max_repeats < 0:
@@ -114,7 +119,7 @@ def main(argv=None):
         max_tokens=a.max_tokens, max_sentences=a.max_sentences, threads=a.threads, ct2_cache=a.ct2_cache,
         chunk_size=a.chunk_size, num_shards=a.num_shards, shard_id=a.shard_id, merge=a.merge,
         max_chunks=a.max_chunks, progress=not a.no_progress, select=a.select, max_len_ratio=a.max_len_ratio,
-        max_repeats=a.max_repeats, keep_original=a.keep_original)
+        max_repeats=a.max_repeats, keep_original=a.keep_original, headline_ratio=a.headline_ratio)
     print(json.dumps(summary, sort_keys=True))
 
 

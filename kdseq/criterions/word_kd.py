@@ -164,7 +164,9 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         self.num_updates = None
         # plain attributes holding plain objects: not submodules, so never optimised, cast, wrapped or saved
         if teacher_path:
-            self.sources = [OnlineTeacher(Teacher(teacher_path, task, teacher_data or None))]
+            own = getattr(task, "teacher_source_dictionary", None)  # --task headline_kd: the teacher's source
+            self.sources = [OnlineTeacher(Teacher(teacher_path, task, teacher_data or None, source_dict=(
+                own, task.teacher_dict_file) if own is not None else None))]
         else:
             subsets = [train_subset] + ([] if disable_validation else
                                         [s for s in str(valid_subset).split(",") if s])

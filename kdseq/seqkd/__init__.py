@@ -24,6 +24,9 @@ Layout of ``--out-dir OUT``::
     <select>/bin/              the distilled split binarized with the teacher's dictionaries, the other splits
                                of the data folder copied: give it to fairseq-train as it is
     <select>/text/<split>.{src,tgt}  the same pairs as sentencepiece pieces; raw/: detokenized
+    <select>/bin-teacher/      with --teacher-source: the teacher's source of each written pair and the same
+                               target, aligned line by line with bin/ (word-level KD on the distilled corpus,
+                               ``--task headline_kd --teacher-source-data``, reads it)
     <select>/regenerate.json   counts (kept, dropped by each filter), mean sentence BLEU against the references
 
 ``<select>`` is ``best`` (seq-KD: the teacher's top beam hypothesis), ``bleu`` or ``chrf`` (seq-inter: the

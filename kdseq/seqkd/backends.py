@@ -120,8 +120,7 @@ def make_backend(want, corpus, teacher, teacher_sha, beam, nbest, lenpen, max_le
         if reason is None:
             try:
                 model_dir, info["convert_s"] = convert_to_ct2(
-                    teacher.paths[0], teacher_sha[0], teacher.dict_dirs[0], corpus.teacher_src_lang,
-                    corpus.tgt_lang, ct2_cache)
+                    teacher.paths[0], teacher_sha[0], teacher.dict_dirs[0], *teacher.langs[0], ct2_cache)
             except KdseqError:
                 raise
             except Exception as e:  # the converter raises ValueError/AssertionError for what it cannot convert

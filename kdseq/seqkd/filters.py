@@ -18,14 +18,18 @@ def max_tandem_repeat(tokens, max_n=4):
     return best
 
 
-def degenerate_reason(hyp, src, max_len_ratio, max_repeats):
+def degenerate_reason(hyp, src, max_len_ratio, max_repeats, headline_ratio=0.0):
     """Why a hypothesis (list of pieces) is dropped for source ``src`` (the pieces the teacher read), or None.
-    Reasons: 'empty', 'length_ratio' (hyp/src or src/hyp pieces above ``max_len_ratio``), 'repeats' (an n-gram
-    repeated back to back at least ``max_repeats`` times, more than anything in the source)."""
+    Reasons: 'empty', 'length_ratio' (hyp/src or src/hyp pieces above ``max_len_ratio``: a translation),
+    'headline_ratio' (hyp/src above ``headline_ratio``: a headline much shorter than its text is the point, one
+    nearly as long as the text is a copy or a run-on), 'repeats' (an n-gram repeated back to back at least
+    ``max_repeats`` times, more than anything in the source)."""
     if not hyp:
         return "empty"
     if max_len_ratio and max(len(hyp) / max(len(src), 1), len(src) / len(hyp)) > max_len_ratio:
         return "length_ratio"
+    if headline_ratio and len(hyp) > headline_ratio * len(src):
+        return "headline_ratio"
     if max_repeats:
         r = max_tandem_repeat(hyp)
         if r >= max_repeats and r > max_tandem_repeat(src):

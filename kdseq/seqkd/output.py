@@ -22,8 +22,21 @@ def write_binarized(path_prefix, seqs, dictionary):
     builder.finalize(path_prefix + ".idx")
 
 
+def write_teacher_side(corpus, dest, teacher_out, tgt_out):
+    """``dest`` = the teacher's source of every written pair and the same targets, binarized like the
+    --teacher-source folder (aligned line by line with <select>/bin), its other splits copied."""
+    split, t_lang, tgt_lang = corpus.split, corpus.teacher_src_lang, corpus.tgt_lang
+    os.makedirs(dest)
+    pair = f"{t_lang}-{tgt_lang}"
+    write_binarized(os.path.join(dest, f"{split}.{pair}.{t_lang}"), teacher_out, corpus.teacher_src_dict)
+    write_binarized(os.path.join(dest, f"{split}.{pair}.{tgt_lang}"), tgt_out, corpus.tgt_dict)
+    for name in sorted(os.listdir(corpus.teacher_source)):
+        if name.startswith("dict.") or (name.endswith((".bin", ".idx")) and not name.startswith(f"{split}.{pair}.")):
+            shutil.copy(os.path.join(corpus.teacher_source, name), dest)
+
+
 def merge(corpus, rows, out_dir, select, max_len_ratio, max_repeats, keep_original, teacher_dict_dir, meta,
-          scores=None):
+          scores=None, headline_ratio=0.0):
     """Write ``out_dir/<select>/`` (see the module docstring) atomically. Returns its counts. ``scores``: the
     :func:`nbest_scores` of ``rows`` for ``select`` (unless ``best``) and ``bleu``, computed here if not given."""
     from kdseq.metrics import sacrebleu_tokenize  # noqa: F401  (imports sacrebleu early: clear error if absent)
@@ -43,8 +56,8 @@ def merge(corpus, rows, out_dir, select, max_len_ratio, max_repeats, keep_origin
         scores = nbest_scores(rows, corpus, needed)
     sel_scores = scores[select] if select != "best" else None
     bleu_scores = scores["bleu"] if corpus.has_refs else None
-    dropped = {"empty": 0, "length_ratio": 0, "repeats": 0}
-    src_out, tgt_out = [], []
+    dropped = {"empty": 0, "length_ratio": 0, "headline_ratio": 0, "repeats": 0}
+    src_out, tgt_out, teacher_out = [], [], []
     picked_rank = [0] * (max(len(r["hyps"]) for r in rows) if rows else 1)
     sbleu_sum, originals_added = 0.0, 0
     for j, r in enumerate(rows):
@@ -56,7 +69,7 @@ def merge(corpus, rows, out_dir, select, max_len_ratio, max_repeats, keep_origin
         k = first_argmax(sel_scores[j]) if sel_scores is not None and len(hyps) > 1 else 0
         hyp = hyps[k] if hyps else []
         hyp_pieces = [tgt_sym[t] for t in hyp]
-        why = degenerate_reason(hyp_pieces, read_pieces, max_len_ratio, max_repeats)
+        why = degenerate_reason(hyp_pieces, read_pieces, max_len_ratio, max_repeats, headline_ratio)
         if why:
             dropped[why] += 1
         else:
@@ -65,9 +78,11 @@ def merge(corpus, rows, out_dir, select, max_len_ratio, max_repeats, keep_origin
                 sbleu_sum += bleu_scores[j][k]
             src_out.append(src_ids)
             tgt_out.append(hyp)
+            teacher_out.append(corpus.teacher_ids(i))
         if keep_original and (why or hyp != ref_ids):
             src_out.append(src_ids)
             tgt_out.append(ref_ids)
+            teacher_out.append(corpus.teacher_ids(i))
             originals_added += 1
     kept = len(rows) - sum(dropped.values())
     if rows and not src_out:
@@ -101,7 +116,10 @@ def merge(corpus, rows, out_dir, select, max_len_ratio, max_repeats, keep_origin
         for name in sorted(os.listdir(corpus.data_dir)):  # the other splits (gold valid/test), unchanged
             if name.endswith((".bin", ".idx")) and not name.startswith(f"{split}.{pair}."):
                 shutil.copy(os.path.join(corpus.data_dir, name), bin_dir)
+        if corpus.teacher_source:  # the teacher's sources of the kept pairs: word-level KD on this corpus reads them
+            write_teacher_side(corpus, os.path.join(tmp, "bin-teacher"), teacher_out, tgt_out)
         with open(os.path.join(tmp, "regenerate.json"), "w") as f:
             json.dump({**meta, "select": select, "max_len_ratio": max_len_ratio, "max_repeats": max_repeats,
+                       "headline_ratio": headline_ratio,
                        "keep_original": keep_original, **counts}, f, indent=1, sort_keys=True)
     return counts

@@ -22,7 +22,7 @@ def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, te
                backend="auto", device="auto", compute_type="auto", beam=5, nbest=1, lenpen=1.0, max_len_a=1.2,
                max_len_b=10, max_tokens=None, max_sentences=None, threads=0, ct2_cache=None, chunk_size=2000,
                num_shards=1, shard_id=0, merge=False, max_chunks=None, progress=True, select=("best",),
-               max_len_ratio=3.0, max_repeats=4, keep_original=False):
+               max_len_ratio=3.0, max_repeats=4, keep_original=False, headline_ratio=0.0):
     """Regenerate ``split`` of the binarized folder ``data`` with the teacher into ``out_dir`` (layout in
     kdseq/seqkd/__init__.py). Returns a summary dict (counts, speed, timings)."""
     from kdseq.decode import max_positions
@@ -79,10 +79,11 @@ def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, te
         scores = nbest_scores(rows, corpus, metrics, workers=threads or os.cpu_count() or 1)
         for sel in select:
             counts = output.merge(corpus, rows, out_dir, sel, max_len_ratio, max_repeats, keep_original,
-                                  teacher.dict_dirs[0], meta, scores)
+                                  teacher.dict_dirs[0], meta, scores, headline_ratio)
             d = counts["dropped"]
             log.info(f"{sel}: {counts['distilled_kept']} of {counts['sentences']} hypotheses kept (dropped: "
-                     f"{d['empty']} empty, {d['length_ratio']} length ratio, {d['repeats']} repeats); "
+                     f"{d['empty']} empty, {d['length_ratio']} length ratio, {d['headline_ratio']} headline ratio, "
+                     f"{d['repeats']} repeats); "
                      f"{counts['pairs_written']} pairs -> {os.path.join(out_dir, sel, 'bin')}")
             summary[sel] = counts
         timings["merge_s"] = round(time.perf_counter() - t1, 2)

@@ -4,12 +4,18 @@
   ``--kd-anneal``, needs it in the criterion).
 - Its batches carry ``kd_subset``, the name of the subset they come from (train, valid, or any other
   ``--valid-subset``), so a teacher cache is read for that subset and no other.
-"""
-from dataclasses import dataclass
 
+``--task headline_kd`` (below) adds the teacher's own source to every batch, from a second binarized folder.
+"""
+import os
+from dataclasses import dataclass, field
+
+import torch
 from fairseq.data import BaseWrapperDataset
 from fairseq.tasks import register_task
 from fairseq.tasks.translation import TranslationConfig, TranslationTask
+
+from kdseq.errors import KdseqError
 
 
 class SubsetTaggedDataset(BaseWrapperDataset):
@@ -54,3 +60,100 @@ class TranslationKDTask(TranslationTask):
         if hasattr(criterion, "set_num_updates"):
             criterion.set_num_updates(update_num)
         return super().train_step(sample, model, criterion, optimizer, update_num, ignore_grad)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# --task headline_kd: the teacher reads another source than the student (cross-lingual headline generation)
+
+class TeacherSourceDataset(SubsetTaggedDataset):
+    """Batches of the student's pairs that also carry ``teacher_net_input``: the teacher's own source for the same
+    rows (a second binarized source aligned line by line), padded with the teacher's dictionary, and the
+    student's ``prev_output_tokens`` (teacher and student score the same target)."""
+
+    def __init__(self, dataset, subset, teacher_src, teacher_dict, left_pad_source):
+        super().__init__(dataset, subset)
+        self.teacher_src, self.teacher_dict, self.left_pad_source = teacher_src, teacher_dict, left_pad_source
+
+    def __getattr__(self, name):
+        if name in ("dataset", "subset", "teacher_src", "teacher_dict", "left_pad_source"):
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+    def collater(self, samples):
+        from fairseq.data import data_utils
+
+        batch = super().collater(samples)
+        if batch and "net_input" in batch:
+            src = [self.teacher_src[i] for i in batch["id"].tolist()]  # the batch's order (sorted by length)
+            batch["teacher_net_input"] = {
+                "src_tokens": data_utils.collate_tokens(src, self.teacher_dict.pad(), self.teacher_dict.eos(),
+                                                        left_pad=self.left_pad_source),
+                "src_lengths": torch.LongTensor([s.numel() for s in src]),
+                "prev_output_tokens": batch["net_input"]["prev_output_tokens"],
+            }
+        return batch
+
+
+@dataclass
+class HeadlineKDConfig(TranslationKDConfig):
+    teacher_source_data: str = field(default="", metadata={
+        "help": "binarized folder aligned line by line with the data: the source the teacher reads "
+                "(kdseq-prepare --teacher-source-lang: <out>/bin-teacher; kdseq-regenerate --teacher-source: "
+                "<out>/<select>/bin-teacher)"})
+
+
+@register_task("headline_kd", dataclass=HeadlineKDConfig)
+class HeadlineKDTask(TranslationKDTask):
+    """translation_kd whose batches also carry the teacher's source (``teacher_net_input``): ``word_kd``'s online
+    teacher reads it, ``kdseq-cache-teacher`` caches from it. Its target is the student's (in cross-lingual
+    headline distillation: the teacher's own output for its source, from kdseq-regenerate --teacher-source)."""
+
+    def __init__(self, cfg, src_dict, tgt_dict):
+        super().__init__(cfg, src_dict, tgt_dict)
+        from fairseq.data import Dictionary, data_utils
+
+        folder = cfg.teacher_source_data
+        if not folder:
+            raise KdseqError("--task headline_kd needs --teacher-source-data: the binarized folder of the source the "
+                             "teacher reads (e.g. <prepared>/bin-teacher)")
+        if not os.path.isdir(folder):
+            raise KdseqError(f"--teacher-source-data {folder}: no such folder")
+        try:
+            self.teacher_lang, teacher_tgt = data_utils.infer_language_pair(folder)
+        except Exception:
+            self.teacher_lang = None
+        if not self.teacher_lang:
+            raise KdseqError(f"--teacher-source-data {folder}: not a fairseq binarized folder (no <split>.L-{cfg.target_lang}.L "
+                             "files)")
+        self.teacher_pair = f"{self.teacher_lang}-{teacher_tgt}"
+        self.teacher_dict_file = os.path.join(folder, f"dict.{self.teacher_lang}.txt")
+        if not os.path.exists(self.teacher_dict_file):
+            raise KdseqError(f"--teacher-source-data {folder}: no dict.{self.teacher_lang}.txt there")
+        self.teacher_source_dictionary = Dictionary.load(self.teacher_dict_file)
+
+    def load_dataset(self, split, epoch=1, combine=False, **kwargs):
+        from fairseq.data import data_utils
+
+        super().load_dataset(split, epoch, combine, **kwargs)
+        student = self.datasets[split].dataset
+        prefix = os.path.join(self.cfg.teacher_source_data, f"{split}.{self.teacher_pair}.")
+        teacher_src = data_utils.load_indexed_dataset(prefix + self.teacher_lang, self.teacher_source_dictionary,
+                                                      self.cfg.dataset_impl)
+        if teacher_src is None:
+            raise KdseqError(f"--teacher-source-data {self.cfg.teacher_source_data}: no split {split!r} "
+                             f"({prefix}{self.teacher_lang}.bin)")
+        if len(teacher_src) != len(student):
+            raise KdseqError(f"--teacher-source-data {self.cfg.teacher_source_data}: split {split!r} has "
+                             f"{len(teacher_src)} sentences, the data has {len(student)}: the teacher's source must "
+                             "be aligned line by line with the student's (prepared or regenerated together)")
+        teacher_tgt = data_utils.load_indexed_dataset(prefix + self.cfg.target_lang, self.teacher_source_dictionary,
+                                                      self.cfg.dataset_impl)
+        if teacher_tgt is not None and student.tgt is not None:  # both folders hold the same targets: checked
+            import numpy as np
+
+            if not np.array_equal(np.asarray(teacher_tgt.sizes), np.asarray(student.tgt_sizes)):
+                bad = int(np.nonzero(np.asarray(teacher_tgt.sizes) != np.asarray(student.tgt_sizes))[0][0])
+                raise KdseqError(f"--teacher-source-data {self.cfg.teacher_source_data}: split {split!r} is not "
+                                 f"aligned with the data: the targets differ at line {bad + 1}")
+        self.datasets[split] = TeacherSourceDataset(student, split, teacher_src, self.teacher_source_dictionary,
+                                                    self.cfg.left_pad_source)
