@@ -42,7 +42,8 @@ def default_reference(data_dir, split, tgt_lang):
     return path if os.path.exists(path) else None
 
 
-def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen, threads=0):
+def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen, threads=0, max_len_a=1.2,
+                max_len_b=10):
     """(decode(beam) -> (texts, stats), compute type) with the checkpoint converted to CTranslate2 (cached by its
     sha256), decoding the same pieces in corpus order: how a student would be deployed."""
     from kdseq.fileio import file_sha256
@@ -71,7 +72,7 @@ def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen
         log.warning(f"CTranslate2 cannot decode on this GPU (no GPU for it, or no {CT2_CUBLAS}): it decodes on the CPU")
         dev = "cpu"
     compute = compute_type if compute_type != "auto" else ("float16" if dev == "cuda" else "float32")
-    backend = CTranslate2Backend(model_dir, corpus, 1, 1, lenpen, 1.2, 10, dev, compute,
+    backend = CTranslate2Backend(model_dir, corpus, 1, 1, lenpen, max_len_a, max_len_b, dev, compute,
                                  threads or os.cpu_count() or 1, max_target)
     sym, ids = corpus.tgt_dict.symbols, list(range(len(corpus)))
 
@@ -91,12 +92,36 @@ def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen
     return decode, compute, dev
 
 
+class Pipeline:
+    """A second model that reads the first one's output (e.g. translate, then write a headline): its hypotheses,
+    mapped piece by piece into the second model's source dictionary, become a split of the second model's task."""
+
+    def __init__(self, path_spec, data_dir, device, fp16):
+        self.models, self.task, _ = load_ensemble(path_spec, data_dir, flag="--then", device=device, fp16=fp16)
+        self.path_spec = path_spec
+
+    def decode(self, first_dict, first_hyps, beam, max_tokens, batch_size, device, lenpen, max_len_a, max_len_b):
+        from fairseq.data import LanguagePairDataset
+
+        src_dict = self.task.source_dictionary
+        srcs = [torch.LongTensor([src_dict.index(first_dict[t]) for t in h[0]["tokens"]] + [src_dict.eos()])
+                for h in first_hyps]
+        self.task.datasets["pipeline"] = LanguagePairDataset(srcs, [len(s) for s in srcs], src_dict,
+                                                             left_pad_source=self.task.cfg.left_pad_source)
+        return decode_split(self.task, self.models, "pipeline", beam, max_tokens=max_tokens, batch_size=batch_size,
+                            device=device, lenpen=lenpen, max_len_a=max_len_a, max_len_b=max_len_b)
+
+
 def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, name=None, max_tokens=4096,
              batch_size=None, device=None, fp16=False, lenpen=1.0, output_dir=None, backend="fairseq",
-             compute_type="auto", threads=0):
+             compute_type="auto", threads=0, then=None, then_data=None, max_len_a=1.2, max_len_b=10,
+             first_max_len=(1.2, 10)):
     """Decode ``split`` once per beam size with fairseq's SequenceGenerator or (``backend='ctranslate2'``) the
     checkpoint converted to CTranslate2 at ``compute_type``; returns the list of result dicts (and writes them
-    if output_dir)."""
+    if output_dir). ``then``: a second checkpoint (ensemble) that reads the first one's outputs (a pipeline, e.g.
+    translate then summarise): both decode with the same beam, the result is the second one's output, timed and
+    counted (parameters) for both; ``max_len_a/b`` limit the output of the last model, ``first_max_len`` (a, b)
+    the first one's in a pipeline."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     name_given = name is not None
     models, task, _ = load_ensemble(path_spec, data_dir, device=device, fp16=fp16)
@@ -116,10 +141,19 @@ def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, na
         refs = [task.target_dictionary.string(ds.tgt[i][:-1], "sentencepiece") for i in range(n)]
     params = count_parameters(models)
     name = name or os.path.basename(os.path.dirname(os.path.abspath(path_spec.split(":")[0])))
+    second = None
+    if then:
+        if backend != "fairseq":
+            raise KdseqError("--then (a pipeline of two models) decodes with --backend fairseq")
+        second = Pipeline(then, then_data, device, fp16)
+        params += count_parameters(second.models)
+        tgt_lang = second.task.cfg.target_lang
+        if not name_given:
+            name = f"{name}+{os.path.basename(os.path.dirname(os.path.abspath(then.split(':')[0])))}"
     compute, ct2_device = ("float16" if fp16 else "float32"), None
     if backend == "ctranslate2":
         decode_ct2, compute, ct2_device = ct2_decoder(path_spec, data_dir, split, models, device, compute_type,
-                                                      lenpen, threads)
+                                                      lenpen, threads, max_len_a, max_len_b)
         name = name if name_given else f"{name}-ct2-{compute}"
     elif compute_type not in ("auto", "float32", "float16"):
         raise KdseqError(f"--compute-type {compute_type}: the fairseq backend decodes in float32 (or --fp16); use "
@@ -129,10 +163,19 @@ def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, na
         if backend == "ctranslate2":
             texts, stats = decode_ct2(beam)
         else:
+            la, lb = first_max_len if second is not None else (max_len_a, max_len_b)
             hyps, stats = decode_split(task, models, split, beam, max_tokens=max_tokens, batch_size=batch_size,
-                                       device=device, lenpen=lenpen)
+                                       device=device, lenpen=lenpen, max_len_a=la, max_len_b=lb)
             texts = [h[0]["text"] for h in hyps]
-        res = {"name": name, "checkpoints": path_spec, "data": os.path.abspath(data_dir), "split": split,
+            if second is not None:
+                hyps, stats2 = second.decode(task.target_dictionary, hyps, beam, max_tokens, batch_size, device,
+                                             lenpen, max_len_a, max_len_b)
+                texts = [h[0]["text"] for h in hyps]
+                stats = {"sentences": stats["sentences"], "target_tokens": stats2["target_tokens"],
+                         "wall_s": stats["wall_s"] + stats2["wall_s"],
+                         "truncated_sources": stats["truncated_sources"] + stats2["truncated_sources"]}
+        res = {"name": name, "checkpoints": path_spec + (f" then {then}" if then else ""),
+               "data": os.path.abspath(data_dir), "split": split,
                "backend": backend, "compute_type": compute,
                "src_lang": src_lang, "tgt_lang": tgt_lang, "beam": beam, "lenpen": lenpen,
                "device": (f"cpu x{threads or os.cpu_count()}" if backend == "ctranslate2" and ct2_device == "cpu"
@@ -163,17 +206,24 @@ COLUMNS = [("name", "model", "{}"), ("decoder", "decoder", "{}"), ("beam", "beam
            ("params", "params", "{:,}"), ("device", "device", "{}")]
 
 
+# headline generation: ROUGE first (character ROUGE for Chinese), the test set named
+HEADLINE_COLUMNS = [("name", "model", "{}"), ("split", "test set", "{}"), ("beam", "beam", "{}"),
+                    ("rouge1", "R-1", "{:.2f}"), ("rouge2", "R-2", "{:.2f}"), ("rougeL", "R-L", "{:.2f}"),
+                    ("bleu", "BLEU", "{:.2f}"), ("sent_per_s", "sent/s", "{:.1f}"), ("params", "params", "{:,}")]
+
+
 def decoder_label(r):
     """'fairseq float32', 'ctranslate2 int8', ... (results written before the backend was recorded: fairseq)."""
     return f"{r.get('backend', 'fairseq')} {r.get('compute_type', 'float16' if r.get('fp16') else 'float32')}"
 
 
-def markdown_table(results):
+def markdown_table(results, columns=None):
     """A markdown table of results (dicts as written by :func:`evaluate`), followed by the signatures."""
-    lines = ["| " + " | ".join(h for _, h, _ in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    columns = columns or COLUMNS
+    lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
     for r in results:
         r = dict(r, decoder=decoder_label(r))
-        lines.append("| " + " | ".join(fmt.format(r[k]) for k, _, fmt in COLUMNS) + " |")
+        lines.append("| " + " | ".join(fmt.format(r[k]) for k, _, fmt in columns) + " |")
     lines.append("")
     for metric, key in (("BLEU", "bleu_signature"), ("chrF", "chrf_signature")):
         lines += [f"{metric} signature: {s}" for s in sorted({r[key] for r in results})]

@@ -14,11 +14,20 @@ def get_parser():
     p.add_argument("--split", default="test")
     p.add_argument("--beams", default="1,5", help="comma-separated beam sizes (1 = greedy)")
     p.add_argument("--lenpen", type=float, default=1.0)
+    p.add_argument("--max-len-a", type=float, default=1.2, help="longest output: a * source length + b tokens")
+    p.add_argument("--max-len-b", type=int, default=10, help="(headlines: --max-len-a 0 --max-len-b 40)")
     p.add_argument("--reference", help="detokenized reference text (default: <data>/../raw/<split>.<tgt>)")
     p.add_argument("--name", help="model name in the table (default: the checkpoint's folder name)")
     p.add_argument("--output-dir", help="write <name>.<split>.beam<K>.{json,hyp} here")
     p.add_argument("--max-tokens", type=int, default=4096)
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--then", metavar="PATH", help="a second checkpoint that reads the first one's output (a "
+                                                  "pipeline: e.g. translate, then write a headline); scored on its "
+                                                  "output, timed and counted for both")
+    p.add_argument("--first-max-len-a", type=float, default=1.2, help="with --then: the first model's longest output "
+                                                                       "(--max-len-a/b limit the second's)")
+    p.add_argument("--first-max-len-b", type=int, default=10)
+    p.add_argument("--then-data", help="the second model's data folder (dictionaries; default: as recorded in it)")
     p.add_argument("--cpu", action="store_true", help="decode on CPU even if CUDA is present")
     p.add_argument("--fp16", action="store_true", help="half precision (GPU, fairseq backend)")
     p.add_argument("--backend", choices=["fairseq", "ctranslate2"], default="fairseq",
@@ -41,6 +50,9 @@ def main(argv=None):
         raise KdseqError(f"--beams {a.beams!r}: give comma-separated integers, e.g. 1,5") from None
     if any(b < 1 for b in beams):
         raise KdseqError(f"--beams {a.beams!r}: beam sizes must be >= 1")
+    for pre, la, lb in (("", a.max_len_a, a.max_len_b), ("first-", a.first_max_len_a, a.first_max_len_b)):
+        if not math.isfinite(la) or la < 0 or lb < 0 or (la == 0 and lb < 1):
+            raise KdseqError(f"--{pre}max-len-a {la} --{pre}max-len-b {lb}: give a >= 0 and b >= 0, not both 0")
     if not math.isfinite(a.lenpen):
         raise KdseqError(f"--lenpen {a.lenpen}: must be a finite number")
     if a.max_tokens < 1 or (a.batch_size is not None and a.batch_size < 1):
@@ -49,7 +61,8 @@ def main(argv=None):
         raise KdseqError(f"--threads {a.threads}: must be >= 0")
     results = evaluate(a.path, a.data, a.split, beams, a.reference, a.name, a.max_tokens, a.batch_size,
                        "cpu" if a.cpu else None, a.fp16, a.lenpen, a.output_dir, a.backend, a.compute_type,
-                       a.threads)
+                       a.threads, a.then, a.then_data, a.max_len_a, a.max_len_b,
+                       (a.first_max_len_a, a.first_max_len_b))
     print(markdown_table(results))
 
 

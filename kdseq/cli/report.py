@@ -2,7 +2,7 @@
 import argparse
 
 from kdseq.cli import user_errors
-from kdseq.evaluate import load_results, markdown_table
+from kdseq.evaluate import HEADLINE_COLUMNS, load_results, markdown_table
 
 
 @user_errors("kdseq-report")
@@ -11,6 +11,7 @@ def main(argv=None):
     p.add_argument("results", nargs="+", help="JSON files written by kdseq-evaluate --output-dir")
     p.add_argument("--plot", metavar="FILE", help="also draw BLEU against sentences/s (log) to FILE (.png, .svg, .pdf):"
                                                   " teachers and students marked apart, the Pareto front joined")
+    p.add_argument("--headline", action="store_true", help="headline columns: ROUGE-1/2/L F1 first, the test set")
     a = p.parse_args(argv)
     results = load_results(a.results)
     if a.plot:
@@ -25,7 +26,7 @@ def main(argv=None):
             plot(results, a.plot)
         except OSError as e:
             raise KdseqError(f"--plot {a.plot}: cannot write it ({e.strerror})") from None
-    print(markdown_table(results))
+    print(markdown_table(results, HEADLINE_COLUMNS if a.headline else None))
 
 
 def cli_main():
