@@ -317,6 +317,12 @@ EVALUATE = [
     Case("evaluate: a model trained with another dictionary of the same size", e_other_dictionary, 2,
          r"dictionaries differ: .*has '.*' at index 9 where .*swapped/bin/dict\.en\.txt has"),
     Case("evaluate: truncated checkpoint", e_truncated_checkpoint, 2, r"--path: cannot load checkpoint .*bad\.pt"),
+    Case("evaluate: --then checkpoint missing",
+         lambda ctx: run_main("evaluate", ctx["bin"], "--path", ctx["teacher"], "--then", ctx["tmp"] / "no.pt",
+                              "--beams", "1"), 2, r"--then: checkpoint .*no\.pt does not exist"),
+    Case("evaluate: --max-len-a 0 --max-len-b 0",
+         lambda ctx: run_main("evaluate", ctx["bin"], "--path", ctx["teacher"], "--max-len-a", "0", "--max-len-b",
+                              "0"), 2, r"--max-len-a 0.0 --max-len-b 0: give a >= 0 and b >= 0, not both 0"),
 ]
 
 
@@ -367,6 +373,13 @@ WORD_KD = [
          no_checkpoint),
     Case("word_kd: cache without --task translation_kd", w_cache_without_translation_kd, 2,
          r"--teacher-cache needs --task translation_kd", no_checkpoint),
+    Case("headline_kd: no --teacher-source-data",
+         lambda ctx: train_kd(ctx, "--teacher-path", ctx["teacher"], "--task", "headline_kd"), 2,
+         r"--task headline_kd needs --teacher-source-data", no_checkpoint),
+    Case("headline_kd: --teacher-source-data is not a data folder",
+         lambda ctx: train_kd(ctx, "--teacher-path", ctx["teacher"], "--task", "headline_kd",
+                              "--teacher-source-data", ctx["tmp"]), 2,
+         r"--teacher-source-data .*: not a fairseq binarized folder", no_checkpoint),
 ]
 
 
