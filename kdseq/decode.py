@@ -36,9 +36,11 @@ def truncate_long_sources(task, split, models):
     """Cut the sources of ``split`` that are longer than the models' positions to fit (EOS kept), so that
     decoding goes on; returns how many were cut. fairseq would stop with an error about a flag kdseq's
     commands do not have."""
-    from fairseq.data import AppendTokenDataset, StripTokenDataset, TruncateDataset
+    from fairseq.data import AppendTokenDataset, BaseWrapperDataset, StripTokenDataset, TruncateDataset
 
     ds = task.dataset(split)
+    while isinstance(ds, BaseWrapperDataset):  # translation_kd / headline_kd wrap the language-pair dataset
+        ds = ds.dataset
     limit = max_positions(models, task)[0]
     sizes = np.asarray(ds.src_sizes)
     n_long = int((sizes > limit).sum())

@@ -120,15 +120,15 @@ teacher_job() { train "$1" "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$
 job_t_mt() { teacher_job teacher-mt translation; }
 job_t_hl() { teacher_job teacher-hl headline-zh; }
 job_t_en() { teacher_job headline-en headline-en; }
-run_jobs() {  # JOBS at once, each with its share of the cores
-  local threads=$(( $(nproc) / JOBS )) pids=() job pid fail=0
+run_jobs() {  # a pool of JOBS at once, each with its share of the cores: the next starts as soon as one ends
+  local threads=$(( $(nproc) / JOBS )) running=0 job fail=0
   [ "$threads" -ge 1 ] || threads=1
   for job in "$@"; do
     if [ "$JOBS" = 1 ]; then "$job" || fail=1; continue; fi
-    OMP_NUM_THREADS=$threads "$job" & pids+=($!)
-    if [ ${#pids[@]} -ge "$JOBS" ]; then for pid in "${pids[@]}"; do wait "$pid" || fail=1; done; pids=(); fi
+    if [ "$running" -ge "$JOBS" ]; then wait -n || fail=1; running=$(( running - 1 )); fi
+    OMP_NUM_THREADS=$threads "$job" & running=$(( running + 1 ))
   done
-  for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid" || fail=1; done
+  while [ "$running" -gt 0 ]; do wait -n || fail=1; running=$(( running - 1 )); done
   [ $fail = 0 ] || die "a training failed (logs: $MODELS/*.log)"
 }
 run_jobs job_t_mt job_t_hl job_t_en
@@ -180,7 +180,7 @@ job_b_seq() { student student-b-seq seq-kd "$RB/bin"; }
 job_c_seq() { student student-c-seq seq-kd "$UNION"; }
 job_a_word() { student student-a-word word-kd "$RA/bin" "$T_MT" --task headline_kd --teacher-source-data "$RA/bin-teacher" --kd-alpha 1; }
 job_b_word() { student student-b-word word-kd "$RB/bin" "$T_HL" --task headline_kd --teacher-source-data "$RB/bin-teacher" --kd-alpha 1; }
-run_jobs job_a_seq job_b_seq job_a_word job_b_word job_c_seq job_a_seq2
+run_jobs job_a_word job_b_word job_a_seq job_b_seq job_c_seq job_a_seq2  # the slowest first
 
 evaluate() {  # evaluate NAME DATA CHECKPOINT [kdseq-evaluate args...]: greedy and beam 5 on both test sets
   local name=$1 data=$2 ckpt=$3; shift 3

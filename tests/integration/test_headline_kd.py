@@ -110,6 +110,17 @@ def test_online_teacher_reads_its_own_source(reversed_corpus, toy_teacher):
         [t.reshape(-1, V) for t in crit.teacher(batch["teacher_net_input"])]), 1.0, student_logprobs=lp,
         row_mask=flat_mask)
     assert torch.allclose(soft, ref, rtol=1e-5)
+    # decoding a split of this task (a student trained with it is evaluated so) cuts over-long sources in the
+    # wrapped language-pair dataset
+    from kdseq.decode import truncate_long_sources
+
+    class Short:
+        def max_positions(self):
+            return (5, 1024)
+
+    n_long = int((task.dataset("valid").src_sizes > 5).sum())
+    assert n_long and truncate_long_sources(task, "valid", [Short()]) == n_long
+    assert max(len(task.dataset("valid")[i]["source"]) for i in range(len(task.dataset("valid")))) == 5
 
 
 def test_regeneration_from_teacher_source_then_word_kd(reversed_corpus, toy_teacher, tmp_path):
