@@ -92,12 +92,23 @@ def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen
     return decode, compute, dev
 
 
+def decoding_task(task):
+    """The plain translation task of a checkpoint trained with kdseq's training tasks: decoding reads the data's
+    sources only (a headline_kd student needs no teacher source to be evaluated)."""
+    from fairseq.tasks.translation import TranslationTask
+
+    if isinstance(task, TranslationTask) and type(task) is not TranslationTask:
+        return TranslationTask(task.cfg, task.src_dict, task.tgt_dict)
+    return task
+
+
 class Pipeline:
     """A second model that reads the first one's output (e.g. translate, then write a headline): its hypotheses,
     mapped piece by piece into the second model's source dictionary, become a split of the second model's task."""
 
     def __init__(self, path_spec, data_dir, device, fp16):
-        self.models, self.task, _ = load_ensemble(path_spec, data_dir, flag="--then", device=device, fp16=fp16)
+        self.models, task, _ = load_ensemble(path_spec, data_dir, flag="--then", device=device, fp16=fp16)
+        self.task = decoding_task(task)
         self.path_spec = path_spec
 
     def decode(self, first_dict, first_hyps, beam, max_tokens, batch_size, device, lenpen, max_len_a, max_len_b):
@@ -125,6 +136,7 @@ def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, na
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     name_given = name is not None
     models, task, _ = load_ensemble(path_spec, data_dir, device=device, fp16=fp16)
+    task = decoding_task(task)
     src_lang, tgt_lang = task.cfg.source_lang, task.cfg.target_lang
     try:
         task.load_dataset(split)

@@ -108,10 +108,16 @@ class HeadlineKDTask(TranslationKDTask):
     teacher reads it, ``kdseq-cache-teacher`` caches from it. Its target is the student's (in cross-lingual
     headline distillation: the teacher's own output for its source, from kdseq-regenerate --teacher-source)."""
 
-    def __init__(self, cfg, src_dict, tgt_dict):
-        super().__init__(cfg, src_dict, tgt_dict)
+    _teacher = None
+
+    def _teacher_source(self):
+        """(language, pair, dictionary file, dictionary) of --teacher-source-data, checked when first needed: a
+        model trained with this task is decoded without it (kdseq-evaluate uses the plain translation task)."""
+        if self._teacher is not None:
+            return self._teacher
         from fairseq.data import Dictionary, data_utils
 
+        cfg = self.cfg
         folder = cfg.teacher_source_data
         if not folder:
             raise KdseqError("--task headline_kd needs --teacher-source-data: the binarized folder of the source the "
@@ -119,35 +125,42 @@ class HeadlineKDTask(TranslationKDTask):
         if not os.path.isdir(folder):
             raise KdseqError(f"--teacher-source-data {folder}: no such folder")
         try:
-            self.teacher_lang, teacher_tgt = data_utils.infer_language_pair(folder)
+            lang, teacher_tgt = data_utils.infer_language_pair(folder)
         except Exception:
-            self.teacher_lang = None
-        if not self.teacher_lang:
+            lang = None
+        if not lang:
             raise KdseqError(f"--teacher-source-data {folder}: not a fairseq binarized folder (no <split>.L-{cfg.target_lang}.L "
                              "files)")
-        self.teacher_pair = f"{self.teacher_lang}-{teacher_tgt}"
-        self.teacher_dict_file = os.path.join(folder, f"dict.{self.teacher_lang}.txt")
-        if not os.path.exists(self.teacher_dict_file):
-            raise KdseqError(f"--teacher-source-data {folder}: no dict.{self.teacher_lang}.txt there")
-        self.teacher_source_dictionary = Dictionary.load(self.teacher_dict_file)
+        dict_file = os.path.join(folder, f"dict.{lang}.txt")
+        if not os.path.exists(dict_file):
+            raise KdseqError(f"--teacher-source-data {folder}: no dict.{lang}.txt there")
+        self._teacher = (lang, f"{lang}-{teacher_tgt}", dict_file, Dictionary.load(dict_file))
+        return self._teacher
+
+    @property
+    def teacher_source_dictionary(self):
+        return self._teacher_source()[3]
+
+    @property
+    def teacher_dict_file(self):
+        return self._teacher_source()[2]
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         from fairseq.data import data_utils
 
+        teacher_lang, teacher_pair, _, teacher_dict = self._teacher_source()
         super().load_dataset(split, epoch, combine, **kwargs)
         student = self.datasets[split].dataset
-        prefix = os.path.join(self.cfg.teacher_source_data, f"{split}.{self.teacher_pair}.")
-        teacher_src = data_utils.load_indexed_dataset(prefix + self.teacher_lang, self.teacher_source_dictionary,
-                                                      self.cfg.dataset_impl)
+        prefix = os.path.join(self.cfg.teacher_source_data, f"{split}.{teacher_pair}.")
+        teacher_src = data_utils.load_indexed_dataset(prefix + teacher_lang, teacher_dict, self.cfg.dataset_impl)
         if teacher_src is None:
             raise KdseqError(f"--teacher-source-data {self.cfg.teacher_source_data}: no split {split!r} "
-                             f"({prefix}{self.teacher_lang}.bin)")
+                             f"({prefix}{teacher_lang}.bin)")
         if len(teacher_src) != len(student):
             raise KdseqError(f"--teacher-source-data {self.cfg.teacher_source_data}: split {split!r} has "
                              f"{len(teacher_src)} sentences, the data has {len(student)}: the teacher's source must "
                              "be aligned line by line with the student's (prepared or regenerated together)")
-        teacher_tgt = data_utils.load_indexed_dataset(prefix + self.cfg.target_lang, self.teacher_source_dictionary,
-                                                      self.cfg.dataset_impl)
+        teacher_tgt = data_utils.load_indexed_dataset(prefix + self.cfg.target_lang, teacher_dict, self.cfg.dataset_impl)
         if teacher_tgt is not None and student.tgt is not None:  # both folders hold the same targets: checked
             import numpy as np
 
@@ -155,5 +168,5 @@ class HeadlineKDTask(TranslationKDTask):
                 bad = int(np.nonzero(np.asarray(teacher_tgt.sizes) != np.asarray(student.tgt_sizes))[0][0])
                 raise KdseqError(f"--teacher-source-data {self.cfg.teacher_source_data}: split {split!r} is not "
                                  f"aligned with the data: the targets differ at line {bad + 1}")
-        self.datasets[split] = TeacherSourceDataset(student, split, teacher_src, self.teacher_source_dictionary,
+        self.datasets[split] = TeacherSourceDataset(student, split, teacher_src, teacher_dict,
                                                     self.cfg.left_pad_source)

@@ -75,7 +75,7 @@ def test_misaligned_teacher_source_is_refused(reversed_corpus, toy_prepared, tmp
     with pytest.raises(KdseqError, match=r"split 'train' has 3000 sentences, the data has 600: .*aligned"):
         task.load_dataset("train")
     with pytest.raises(KdseqError, match="--task headline_kd needs --teacher-source-data"):
-        headline_task(reversed_corpus / "bin", "")
+        headline_task(reversed_corpus / "bin", "").load_dataset("valid")
 
 
 def test_online_teacher_reads_its_own_source(reversed_corpus, toy_teacher):
@@ -151,6 +151,14 @@ def test_regeneration_from_teacher_source_then_word_kd(reversed_corpus, toy_teac
         "--teacher-source-data", best / "bin-teacher", "--criterion", "word_kd", "--teacher-path", toy_teacher,
         "--kd-alpha", "1", "--max-update", "8", cwd=ROOT, env=env)
     assert (save / "checkpoint_last.pt").exists()
+    # the student decodes without its teacher's source: evaluated after that folder is gone
+    moved = best / "bin-teacher.moved"
+    os.rename(best / "bin-teacher", moved)
+    cli("kdseq-evaluate", best / "bin", "--path", save / "checkpoint_last.pt", "--beams", "1", "--output-dir",
+        tmp_path / "ev", env=env)
+    assert json.loads(next((tmp_path / "ev").glob("*.json")).read_text())["sentences"] == len(
+        (reversed_corpus / "raw" / "test.en").read_text().splitlines())
+    os.rename(moved, best / "bin-teacher")
     cache = tmp_path / "cache"
     cli("kdseq-cache-teacher", best / "bin", "--teacher-source-data", best / "bin-teacher", "--teacher-path",
         toy_teacher, "--splits", "valid", "--topk", "4", "--out-dir", cache, "--cpu", env=env)
