@@ -100,6 +100,7 @@ def test_length_batches_cover_every_id_once_within_limits():
 class _Teacher:
     paths = ["teacher.pt"]
     dict_dirs = ["data"]
+    langs = [("en", "de")]  # the teacher's own language names (CTranslate2 converts it under them)
 
 
 @pytest.mark.parametrize("torch_gpu,ct2_gpu,device,expect", [
