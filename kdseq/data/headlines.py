@@ -203,6 +203,30 @@ def inews(pkl_dir, max_content_chars=200):
 
 # ---------------------------------------------------------------- the recipe's corpora
 
+MIN_CONTAINED = 40  # a held-out text this long inside a longer training text is a leak (a package repeating
+                   # another's description plus a paragraph, a help body repeating a held-out one)
+
+
+def _containing(rows, texts):
+    """Indices of the rows whose source or teacher source (fields 0 and 2) contains one of ``texts``."""
+    import bisect
+
+    fields = [r[0] for r in rows] + [r[2] for r in rows if len(r) > 2]
+    owner = list(range(len(rows))) + [i for i, r in enumerate(rows) if len(r) > 2]
+    blob = "\n".join(fields)
+    starts, pos = [], 0
+    for f in fields:
+        starts.append(pos)
+        pos += len(f) + 1
+    hits = set()
+    for t in texts:
+        at = blob.find(t)
+        while at != -1:
+            hits.add(owner[bisect.bisect_right(starts, at) - 1])
+            at = blob.find(t, at + 1)
+    return hits
+
+
 def _order(rows):
     """A fixed pseudo-random order (by a hash of each row): ``head -n N`` of a file is then a random sample."""
     rows = list(dict.fromkeys(rows))
@@ -302,10 +326,14 @@ def extract(help_root, l10n_root, apt_lists, inews_dir, out_dir, valid_modules=(
     for sp, name in (("train", "train"), ("valid", "dev"), ("test", "test")):
         out["headline-zh"][sp].extend(news.get(name, []))
 
+    held.discard("")
     for role, splits in out.items():  # no held-out source text in any training file (as source or teacher source)
         before = len(splits["train"])
         splits["train"] = [r for r in splits["train"] if r[0] not in held and (len(r) < 3 or r[2] not in held)]
         counts[f"{role}_train_dropped_held_out_text"] = before - len(splits["train"])
+        inside = _containing(splits["train"], [t for t in held if len(t) >= MIN_CONTAINED])
+        splits["train"] = [r for i, r in enumerate(splits["train"]) if i not in inside]
+        counts[f"{role}_train_dropped_containing_held_out_text"] = len(inside)
     check_output_dir(out_dir, "extract.json")
     with staged_dir(out_dir) as tmp:
         for role, splits in out.items():

@@ -59,6 +59,16 @@ Description-en: another name for foo
  .
  It has a command line and a graphical interface.
 
+Package: foo-extended
+Description-md5: 6666
+Description-en: foo with more words
+ Foo is a tool that frobnicates widgets of every size and colour in a
+ fraction of the time other tools need.
+ .
+ It has a command line and a graphical interface.
+ .
+ This build adds plugins.
+
 Package: bar
 Description-md5: 4444
 Description-en: renders bar charts from tables
@@ -126,6 +136,8 @@ def test_held_out_text_reaches_no_training_file(sources):
     assert foo_text.startswith("Foo is a tool") and "It has a command line" in foo_text
     # foo's siblings: foo-dev (same source package), foo-clone (same text under another source): out of training
     assert counts["debian_dropped_sibling_of_test"] == 2
+    # foo-extended (its own source, its own md5) repeats foo's whole text and adds a paragraph: dropped too
+    assert counts["headline-en_train_dropped_containing_held_out_text"] == 1
     held = {foo_text, "frobnicates widgets quickly", BODY["smath"][1], BODY["smath"][3], BODY["schart"][1],
             BODY["schart"][3], "Foo is a tool that frobnicates widgets of every size and colour in a fraction of "
             "the time other tools need."}
