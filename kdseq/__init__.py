@@ -1,7 +1,10 @@
 """kdseq: knowledge distillation for fairseq sequence-to-sequence models.
 
-Loaded by fairseq as a user dir (``--user-dir kdseq``; fairseq itself imports ``tasks/`` and ``models/``,
-criterions are imported here) and installed editable so that ``import kdseq`` is the same package everywhere.
+Loaded by fairseq as a user dir (``--user-dir kdseq``) and installed editable so that ``import kdseq`` is the
+same package everywhere. Importing kdseq does not import fairseq (seconds of start-up that a command decoding
+with CTranslate2 does not need). kdseq's tasks and criterion are registered with fairseq as soon as both are
+imported, in either order: at once when fairseq is already there (it loads kdseq as its user dir), otherwise
+right after fairseq's own import (:class:`_RegisterAfterFairseq`).
 """
 import logging
 import os
@@ -36,4 +39,42 @@ if not getattr(sys.excepthook, "_kdseq", False):
     sys.excepthook = _user_errors_in_one_line(sys.excepthook)
     sys.excepthook._kdseq = True
 
-from kdseq import criterions, tasks  # noqa: E402,F401  (registers word_kd, translation_kd)
+
+
+def register():
+    """Register word_kd, translation_kd and headline_kd with fairseq (imports fairseq)."""
+    from kdseq import criterions, tasks  # noqa: F401
+
+
+class _RegisterAfterFairseq:
+    """A finder that lets Python import fairseq as usual and registers kdseq's plugins right after it: whatever
+    the order (``import kdseq`` first, then fairseq with ``--user-dir kdseq``, which then skips kdseq as already
+    imported), fairseq never runs without them."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "fairseq":
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)  # once; and find_spec below must not find this finder again
+        spec = importlib.util.find_spec(name)
+        loader = getattr(spec, "loader", None)
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module):
+            run(module)
+            register()
+
+        loader.exec_module = exec_module
+        return spec
+
+    def find_module(self, name, path=None):  # the old finder protocol: nothing
+        return None
+
+
+if "fairseq" in sys.modules:  # loaded by fairseq (--user-dir kdseq), or after it
+    register()
+elif not any(isinstance(f, _RegisterAfterFairseq) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterAfterFairseq())

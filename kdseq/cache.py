@@ -17,7 +17,6 @@ decoding uses); the student's temperature is applied to that average, online and
 The fingerprint (sha256 over the dictionary's symbols and every source and target token id) makes a cache
 built from another dataset or dictionary fail loudly instead of training on misaligned targets.
 """
-import hashlib
 import json
 import logging
 import os
@@ -39,19 +38,14 @@ def fingerprint(dataset, dictionary, target=True):
     LanguagePairDataset. The cache fingerprints the target dictionary and both sides; kdseq-regenerate the
     source dictionary and the sources (a split it translates may have no target side). A dataset carrying the
     teacher's own source (``--task headline_kd``) has it fingerprinted too."""
-    h = hashlib.sha256()
-    h.update("\n".join(dictionary.symbols).encode("utf-8"))
-    teacher_src = getattr(dataset, "teacher_src", None)
-    for i in range(len(dataset)):
-        h.update(dataset.src[i].numpy().astype(np.int32).tobytes())
-        if teacher_src is not None:
-            h.update(b"<")
-            h.update(teacher_src[i].numpy().astype(np.int32).tobytes())
-        if target:
-            h.update(b"|")
-            h.update(dataset.tgt[i].numpy().astype(np.int32).tobytes())
-        h.update(b"\n")
-    return h.hexdigest()
+    from kdseq.data.binarized import fingerprint_seqs
+
+    sides = [(b"", dataset.src)]
+    if getattr(dataset, "teacher_src", None) is not None:
+        sides.append((b"<", dataset.teacher_src))
+    if target:
+        sides.append((b"|", dataset.tgt))
+    return fingerprint_seqs(dictionary.symbols, len(dataset), *sides)
 
 
 def _paths(split_dir):

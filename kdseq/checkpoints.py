@@ -86,17 +86,12 @@ def count_parameters(models):
 def translation_task(data_dir, task="translation", flag="DATA", extra_args=()):
     """A fairseq translation task on ``data_dir`` built the way fairseq's CLIs build it (every default and
     interpolation resolved; languages inferred from the dictionary files)."""
-    import glob
-
     from fairseq import options, tasks
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
-    if not os.path.isdir(data_dir):
-        raise KdseqError(f"{flag} {data_dir}: no such data folder (give a fairseq binarized folder, e.g. "
-                         "<prepared>/bin)")
-    if len(glob.glob(os.path.join(glob.escape(data_dir), "dict.*.txt"))) < 2:
-        raise KdseqError(f"{flag} {data_dir}: not a fairseq binarized folder (it needs dict.<src>.txt and "
-                         "dict.<tgt>.txt; kdseq-prepare writes one as <out-dir>/bin)")
+    from kdseq.data.binarized import check_binarized_folder
+
+    check_binarized_folder(data_dir, flag)
     args = options.parse_args_and_arch(options.get_generation_parser(), input_args=[data_dir, "--task", task,
                                                                                         *extra_args])
     return tasks.setup_task(convert_namespace_to_omegaconf(args).task)

@@ -9,7 +9,6 @@ block, extensions A to H, compatibility ideographs) counts alike.
 import re
 import unicodedata
 
-from rouge_score import rouge_scorer
 from sacrebleu.metrics import BLEU, CHRF
 
 CJK_CHARS = ("\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
@@ -48,6 +47,8 @@ def chrf(hyps, refs):
 
 def rouge(hyps, refs):
     """Mean ROUGE-1/2/L F1 (x100) over sentence pairs, tokenized by :class:`RougeTokenizer`."""
+    from rouge_score import rouge_scorer  # imports nltk and scipy: seconds, so only where ROUGE is scored
+
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], tokenizer=RougeTokenizer())
     totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
     for h, r in zip(hyps, refs):

@@ -6,8 +6,6 @@ every student checkpoint.
 """
 import os
 
-import torch
-
 from kdseq.checkpoints import split_paths
 from kdseq.errors import KdseqError
 
@@ -16,12 +14,12 @@ def dictionary_path(task_cfg, side="target", data=None):
     """The target (or source) dictionary file a checkpoint's task was built from, or would be in the folder
     ``data`` (languages fairseq inferred from the data folder are not saved in the checkpoint: infer them the
     same way)."""
-    from fairseq.data import data_utils
+    from kdseq.data.binarized import infer_language_pair
 
     data = (data or task_cfg.data).split(":")[0]
     src, tgt = task_cfg.source_lang, task_cfg.target_lang
     if (src is None or tgt is None) and os.path.isdir(data):
-        src, tgt = data_utils.infer_language_pair(data)
+        src, tgt = infer_language_pair(data)
     return os.path.join(data, f"dict.{tgt if side == 'target' else src}.txt")
 
 
@@ -128,14 +126,19 @@ class Teacher:
             self.models.append(model)
         self.device, self.dtype = None, None
 
-    def to(self, device, dtype=torch.float32):
+    def to(self, device, dtype=None):
+        import torch
+
+        dtype = dtype or torch.float32
         if (device, dtype) != (self.device, self.dtype):
             for m in self.models:
                 m.to(device=device, dtype=dtype)
             self.device, self.dtype = device, dtype
         return self
 
-    @torch.no_grad()
     def __call__(self, net_input):
         """Raw decoder logits (B, T, V) of every member, teacher-forced on ``net_input``."""
-        return [m(**net_input)[0] for m in self.models]
+        import torch
+
+        with torch.no_grad():
+            return [m(**net_input)[0] for m in self.models]

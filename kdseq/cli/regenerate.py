@@ -43,7 +43,7 @@ def get_parser():
     g.add_argument("--max-len-a", type=float, default=1.2)
     g.add_argument("--max-len-b", type=int, default=10)
     g.add_argument("--max-tokens", type=int,
-                   help="padded source tokens per batch (default: 1024 for CTranslate2 on CPU, where several "
+                   help="padded source tokens per batch (default: 2048 for CTranslate2 on CPU, where several "
                         "batches run side by side; 16384 on a GPU; 4096 otherwise)")
     g.add_argument("--max-sentences", type=int, help="sentences per batch (default: 1024 on a GPU, 256 otherwise)")
     g.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")

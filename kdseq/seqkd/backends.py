@@ -4,8 +4,6 @@ positions), so a source too long for the teacher is truncated and counted, never
 import logging
 import os
 
-import torch
-
 from kdseq.errors import KdseqError
 from kdseq.seqkd.ct2 import CT2_CUBLAS, convert_to_ct2, ct2_cuda_available
 
@@ -18,6 +16,8 @@ class FairseqBackend:
     name = "fairseq"
 
     def __init__(self, teacher, corpus, beam, nbest, lenpen, max_len_a, max_len_b, device, fp16):
+        import torch
+
         from kdseq.decode import build_generator
 
         self.corpus, self.device, self.nbest = corpus, device, nbest
@@ -31,8 +31,14 @@ class FairseqBackend:
         for batch in batches:
             yield batch, self.decode(batch)
 
-    @torch.no_grad()
     def decode(self, batch):
+        import torch
+
+        with torch.no_grad():
+            return self._decode(batch)
+
+    def _decode(self, batch):
+        import torch
         from fairseq import utils
 
         from kdseq.decode import nbest_hypotheses
@@ -99,6 +105,27 @@ class CTranslate2Backend:
             yield b, self._collect(p)
 
 
+def default_compute_type(device, compute_type):
+    return compute_type if compute_type != "auto" else ("float16" if device == "cuda" else "float32")
+
+
+def gpu_present():
+    """Whether this machine has a GPU driver at all (NVIDIA or ROCm), without importing torch."""
+    return os.path.isdir("/proc/driver/nvidia/gpus") or os.path.exists("/dev/kfd")
+
+
+def ct2_device(device):
+    """The device CTranslate2 decodes on for ``--device`` where that is certain without importing torch:
+    'cpu', 'cuda', or None (a GPU that CTranslate2 cannot use: make_backend decides, with torch)."""
+    if device == "cpu":
+        return "cpu"
+    if ct2_cuda_available():
+        return "cuda"
+    if device == "auto" and not gpu_present():
+        return "cpu"
+    return None
+
+
 def make_backend(want, corpus, teacher, teacher_sha, beam, nbest, lenpen, max_len_a, max_len_b, device="auto",
                  compute_type="auto", threads=0, ct2_cache=None, max_target=1024):
     """The backend ``want`` asks for; 'auto' is CTranslate2 where it can decode the teacher, otherwise fairseq
@@ -113,8 +140,7 @@ def make_backend(want, corpus, teacher, teacher_sha, beam, nbest, lenpen, max_le
                 import ctranslate2  # noqa: F401
             except ImportError:
                 reason = "ctranslate2 is not installed (pip install ctranslate2)"
-        if reason is None and (device == "cuda" or (device == "auto" and torch.cuda.is_available())) \
-                and not ct2_cuda_available():
+        if reason is None and ct2_device(device) is None and (device == "cuda" or _torch_gpu()):
             # e.g. a CUDA 13 machine: CTranslate2 on its CPU would be far slower than fairseq on its GPU
             reason = f"CTranslate2 cannot decode on this GPU (no GPU for it, or no {CT2_CUBLAS})"
         if reason is None:
@@ -131,11 +157,13 @@ def make_backend(want, corpus, teacher, teacher_sha, beam, nbest, lenpen, max_le
             log.info(f"{reason}: using the fairseq backend")
         else:
             dev = device if device != "auto" else ("cuda" if ct2_cuda_available() else "cpu")
-            compute = compute_type if compute_type != "auto" else ("float16" if dev == "cuda" else "float32")
+            compute = default_compute_type(dev, compute_type)
             info.update(model_dir=model_dir, device=dev)
             return CTranslate2Backend(model_dir, corpus, beam, nbest, lenpen, max_len_a, max_len_b, dev, compute,
                                       threads or os.cpu_count() or 1, max_target), info
-    dev = device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    import torch
+
+    dev = device if device != "auto" else ("cuda" if _torch_gpu() else "cpu")
     if compute_type not in ("auto", "float32", "float16"):
         raise KdseqError(f"--compute-type {compute_type}: the fairseq backend decodes in float32 or float16")
     fp16 = compute_type == "float16" or (compute_type == "auto" and dev == "cuda")
@@ -143,3 +171,11 @@ def make_backend(want, corpus, teacher, teacher_sha, beam, nbest, lenpen, max_le
         torch.set_num_threads(threads)
     info["device"] = dev
     return FairseqBackend(teacher, corpus, beam, nbest, lenpen, max_len_a, max_len_b, dev, fp16), info
+
+
+def _torch_gpu():
+    if not gpu_present():
+        return False
+    import torch
+
+    return torch.cuda.is_available()

@@ -1,7 +1,14 @@
 """The split a teacher translates: the student's source (written to the distilled corpus), the source the teacher
-reads (the same one, or a second binarized source aligned line by line), references, and the dictionaries."""
-import logging
+reads (the same one, or a second binarized source aligned line by line), references, and the dictionaries.
 
+Read with numpy (:mod:`kdseq.data.binarized`), not fairseq: decoding with CTranslate2 then never imports fairseq
+or torch (seconds of start-up per command). The fairseq task and dataset are built only when asked for
+(:attr:`Corpus.teacher_task`, :attr:`Corpus.teacher_dataset`: the fairseq backend and the fairseq teacher)."""
+import logging
+import os
+
+from kdseq.data.binarized import (Dictionary, IndexedSeqs, check_binarized_folder, fingerprint_seqs,
+                                  infer_language_pair, split_prefix)
 from kdseq.errors import KdseqError
 
 log = logging.getLogger(__name__)
@@ -12,17 +19,35 @@ def detok(pieces):
     return "".join(pieces).replace("\u2581", " ").strip()
 
 
-def _load(data_dir, split, flag):
-    from kdseq.checkpoints import translation_task
+class Side:
+    """One binarized folder's split: its language pair (inferred from the file names, as fairseq does), both
+    dictionaries, the source sentences and, where the folder has them, the targets."""
 
-    task = translation_task(data_dir, flag=flag)
-    cfg = task.cfg
-    try:
-        task.load_dataset(split)
-    except FileNotFoundError as e:
-        raise KdseqError(f"{flag} {data_dir}: no binarized split {split!r} ({e}); --split names one of the "
-                         f"{{split}}.{cfg.source_lang}-{cfg.target_lang}.* files there") from None
-    return task, task.dataset(split)
+    def __init__(self, data_dir, split, flag):
+        check_binarized_folder(data_dir, flag)
+        self.data_dir, self.flag = data_dir, flag
+        self.src_lang, self.tgt_lang = infer_language_pair(data_dir)
+        if self.src_lang is None:
+            raise KdseqError(f"{flag} {data_dir}: no binarized file named <split>.<src>-<tgt>.<lang>.idx there, so "
+                             "its language pair is unknown")
+        self.src_dict_file, self.tgt_dict_file = (os.path.join(data_dir, f"dict.{lang}.txt")
+                                                  for lang in (self.src_lang, self.tgt_lang))
+        for f in (self.src_dict_file, self.tgt_dict_file):
+            if not os.path.exists(f):
+                raise KdseqError(f"{flag} {data_dir}: {os.path.basename(f)} is missing (its files are of the pair "
+                                 f"{self.src_lang}-{self.tgt_lang})")
+        self.src_dict, self.tgt_dict = Dictionary.load(self.src_dict_file), Dictionary.load(self.tgt_dict_file)
+        src = split_prefix(data_dir, split, self.src_lang, self.tgt_lang, self.src_lang)
+        if src is None:
+            raise KdseqError(f"{flag} {data_dir}: no binarized split {split!r} ({split}.{self.src_lang}-"
+                             f"{self.tgt_lang}.{self.src_lang}.idx); --split names one of the "
+                             f"{{split}}.{self.src_lang}-{self.tgt_lang}.* files there")
+        self.src = IndexedSeqs(src)
+        tgt = split_prefix(data_dir, split, self.src_lang, self.tgt_lang, self.tgt_lang)
+        self.tgt = IndexedSeqs(tgt) if tgt else None
+        if self.tgt is not None and len(self.tgt) != len(self.src):
+            raise KdseqError(f"{flag} {data_dir}: split {split!r} has {len(self.src)} sources but {len(self.tgt)} "
+                             "targets: binarize it again")
 
 
 class Corpus:
@@ -30,33 +55,52 @@ class Corpus:
     split and as many sentences) the teacher reads that folder's sources instead of the student's."""
 
     def __init__(self, data_dir, split, teacher_source=None):
-        from kdseq.teacher import check_same_dictionary, dictionary_path
+        from kdseq.teacher import check_same_dictionary
 
         self.data_dir, self.split, self.teacher_source = data_dir, split, teacher_source
-        self.task, self.dataset = _load(data_dir, split, "DATA")
-        cfg = self.task.cfg
-        self.src_lang, self.tgt_lang = cfg.source_lang, cfg.target_lang
-        self.src_dict, self.tgt_dict = self.task.source_dictionary, self.task.target_dictionary
-        self.has_refs = self.dataset.tgt is not None
+        self.side = Side(data_dir, split, "DATA")
+        self.src_lang, self.tgt_lang = self.side.src_lang, self.side.tgt_lang
+        self.src_dict, self.tgt_dict = self.side.src_dict, self.side.tgt_dict
+        self.has_refs = self.side.tgt is not None
         if teacher_source:
-            self.teacher_task, self.teacher_dataset = _load(teacher_source, split, "--teacher-source")
-            if len(self.teacher_dataset) != len(self.dataset):
-                raise KdseqError(f"--teacher-source {teacher_source}: split {split!r} has {len(self.teacher_dataset)} "
-                                 f"sentences, {data_dir} has {len(self.dataset)}: the teacher's source must be "
-                                 "aligned line by line with the student's")
-            check_same_dictionary(self.teacher_task.target_dictionary, dictionary_path(self.teacher_task.cfg),
-                                  self.tgt_dict, dictionary_path(cfg), "target")
+            self.teacher_side = Side(teacher_source, split, "--teacher-source")
+            if len(self.teacher_side.src) != len(self.side.src):
+                raise KdseqError(f"--teacher-source {teacher_source}: split {split!r} has "
+                                 f"{len(self.teacher_side.src)} sentences, {data_dir} has {len(self.side.src)}: the "
+                                 "teacher's source must be aligned line by line with the student's")
+            check_same_dictionary(self.teacher_side.tgt_dict, self.teacher_side.tgt_dict_file, self.tgt_dict,
+                                  self.side.tgt_dict_file, "target")
         else:
-            self.teacher_task, self.teacher_dataset = self.task, self.dataset
-        self.teacher_src_dict = self.teacher_task.source_dictionary
-        self.teacher_src_lang = self.teacher_task.cfg.source_lang
-        self._sizes = [int(x) for x in self.teacher_dataset.src_sizes]  # with EOS, as binarized
+            self.teacher_side = self.side
+        self.teacher_src_dict = self.teacher_side.src_dict
+        self.teacher_src_lang = self.teacher_side.src_lang
+        self._sizes = [int(x) for x in self.teacher_side.src.sizes]  # with EOS, as binarized
         self.max_source = None
         self.lengths = list(self._sizes)
         self.truncated = 0
+        self._fairseq = None
 
     def __len__(self):
         return len(self.lengths)
+
+    def _fairseq_side(self):
+        """(task, dataset) of the teacher's side, built by fairseq (imports it): for the fairseq backend."""
+        if self._fairseq is None:
+            from kdseq.checkpoints import translation_task
+
+            s = self.teacher_side
+            task = translation_task(s.data_dir, flag=s.flag)
+            task.load_dataset(self.split)
+            self._fairseq = task, task.dataset(self.split)
+        return self._fairseq
+
+    @property
+    def teacher_task(self):
+        return self._fairseq_side()[0]
+
+    @property
+    def teacher_dataset(self):
+        return self._fairseq_side()[1]
 
     def set_max_source(self, max_positions):
         """Sources longer than the teacher's positions are cut to fit (EOS kept) and counted, not fatal."""
@@ -71,25 +115,23 @@ class Corpus:
 
     def src_ids(self, i):
         """The student's source (written to the distilled corpus), without EOS."""
-        return self.dataset.src[i][:-1].tolist()
+        return self.side.src[i][:-1].tolist()
 
     def teacher_ids(self, i):
         """The source the teacher reads, without EOS, cut to the teacher's positions."""
-        ids = self.teacher_dataset.src[i][:-1].tolist()
+        ids = self.teacher_side.src[i][:-1].tolist()
         return ids[: self.max_source - 1] if self.max_source else ids
 
     def ref_ids(self, i):
-        return self.dataset.tgt[i][:-1].tolist()
+        return self.side.tgt[i][:-1].tolist()
 
     def fingerprint(self):
-        """The source dictionary and every source sentence (a resume must translate the same sentences)."""
-        from kdseq.cache import fingerprint
-
-        return fingerprint(self.dataset, self.src_dict, target=False)
+        """The source dictionary and every source sentence (a resume must translate the same sentences): the
+        same value as :func:`kdseq.cache.fingerprint` of fairseq's dataset, ``target=False``."""
+        return fingerprint_seqs(self.src_dict.symbols, len(self.side.src), (b"", self.side.src))
 
     def teacher_fingerprint(self):
-        from kdseq.cache import fingerprint
-
         if not self.teacher_source:
             return None
-        return fingerprint(self.teacher_dataset, self.teacher_src_dict, target=False)
+        return fingerprint_seqs(self.teacher_src_dict.symbols, len(self.teacher_side.src),
+                                (b"", self.teacher_side.src))

@@ -36,6 +36,42 @@ def convert_to_ct2(checkpoint, teacher_sha, dict_dir, src_lang, tgt_lang, cache_
     return dest, time.perf_counter() - start
 
 
+TEACHER_META = "kdseq-teacher.json"
+
+
+def write_teacher_meta(model_dir, sha, dict_dir, langs, max_positions):
+    """What decoding needs to know of a converted teacher, beside its conversion: its languages, the folder
+    and symbols of its dictionaries, its positions. A later regeneration with the same checkpoint reads this
+    instead of loading the checkpoint (no fairseq, no torch: seconds of start-up)."""
+    from kdseq.data.binarized import Dictionary, symbols_sha256
+    from kdseq.fileio import atomic_write
+
+    path = os.path.join(model_dir, TEACHER_META)
+    syms = [symbols_sha256(Dictionary.load(os.path.join(dict_dir, f"dict.{lang}.txt")).symbols) for lang in langs]
+    meta = {"sha256": sha, "dict_dir": os.path.abspath(dict_dir), "langs": list(langs),
+            "max_positions": [int(x) for x in max_positions], "source_symbols": syms[0], "target_symbols": syms[1]}
+    try:
+        with open(path) as f:
+            if json.load(f) == meta:
+                return
+    except (OSError, ValueError):
+        pass
+    atomic_write(path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
+
+
+def read_teacher_meta(sha, cache_root=None):
+    """The converted teacher of checkpoint ``sha`` and its metadata, if both are in the cache: (dir, meta)."""
+    dest = os.path.join(cache_root or ct2_cache_root(), sha[:32])
+    try:
+        with open(os.path.join(dest, TEACHER_META)) as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if meta.get("sha256") != sha or not os.path.exists(os.path.join(dest, "model.bin")):
+        return None
+    return dest, meta
+
+
 # The PyPI builds of CTranslate2 4.x load cuBLAS 12 when they first decode on a GPU: a machine whose CUDA is
 # another major version (e.g. 13) counts its GPUs but fails at the first translation.
 CT2_CUBLAS = "libcublas.so.12"

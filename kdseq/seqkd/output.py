@@ -3,8 +3,7 @@ import json
 import os
 import shutil
 
-import torch
-
+from kdseq.data.binarized import write_indexed
 from kdseq.errors import KdseqError
 from kdseq.fileio import staged_dir
 from kdseq.seqkd.corpus import detok
@@ -13,13 +12,8 @@ from kdseq.seqkd.scoring import first_argmax, nbest_scores, sentence_scorer
 
 
 def write_binarized(path_prefix, seqs, dictionary):
-    from fairseq.data import indexed_dataset
-
-    builder = indexed_dataset.make_builder(path_prefix + ".bin", impl="mmap", vocab_size=len(dictionary))
-    eos = dictionary.eos()
-    for s in seqs:
-        builder.add_item(torch.IntTensor(list(s) + [eos]))
-    builder.finalize(path_prefix + ".idx")
+    """``seqs`` (ids without EOS) as fairseq's mmap files, the bytes fairseq-preprocess would write."""
+    write_indexed(path_prefix, seqs, len(dictionary), dictionary.eos())
 
 
 def write_teacher_side(corpus, dest, teacher_out, tgt_out):

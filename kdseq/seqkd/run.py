@@ -18,6 +18,57 @@ def check_folders(data, out_dir, teacher_source=None):
     check_output_dir(out_dir, "state.json")
 
 
+class ConvertedTeacher:
+    """A teacher known from its CTranslate2 conversion's metadata (:func:`kdseq.seqkd.ct2.write_teacher_meta`):
+    the attributes of :class:`kdseq.teacher.Teacher` that decoding with CTranslate2 needs, no model loaded."""
+
+    def __init__(self, path, dict_dir, meta, model_dir, device):
+        self.paths, self.dict_dirs, self.langs = [path], [dict_dir], [tuple(meta["langs"])]
+        self.max_positions = tuple(meta["max_positions"])
+        self.model_dir, self.device = model_dir, device
+
+
+def converted_teacher(teacher_path, corpus, teacher_data, backend, device, ct2_cache):
+    """The teacher as its earlier CTranslate2 conversion recorded it, when that gives exactly what loading the
+    checkpoint would (one checkpoint, converted and recorded under its sha256; its dictionaries, found where
+    they were or in --teacher-data, unchanged and equal to the data's; a device certain without torch), so that
+    the checkpoint is not loaded and neither fairseq nor torch is imported. Otherwise None: the caller loads
+    the teacher, which also gives any error its full message. Returns (teacher, sha256) or None."""
+    from kdseq.checkpoints import split_paths
+    from kdseq.data.binarized import Dictionary, symbols_sha256
+    from kdseq.seqkd.backends import ct2_device
+    from kdseq.seqkd.ct2 import read_teacher_meta
+
+    if backend == "fairseq":
+        return None
+    paths = split_paths(teacher_path, "--teacher-path")
+    if len(paths) != 1:
+        return None
+    try:
+        import ctranslate2  # noqa: F401
+    except ImportError:
+        return None
+    dev = ct2_device(device)
+    if dev is None:
+        return None
+    sha = file_sha256(paths[0])
+    found = read_teacher_meta(sha, ct2_cache)
+    if found is None:
+        return None
+    model_dir, meta = found
+    dict_dir = teacher_data or meta["dict_dir"]
+    want = [meta["source_symbols"], meta["target_symbols"]]
+    try:
+        teacher_dicts = [symbols_sha256(Dictionary.load(os.path.join(dict_dir, f"dict.{lang}.txt")).symbols)
+                         for lang in meta["langs"]]
+    except (OSError, KdseqError):
+        return None
+    data_dicts = [symbols_sha256(d.symbols) for d in (corpus.teacher_src_dict, corpus.tgt_dict)]
+    if teacher_dicts != want or data_dicts != want:
+        return None
+    return ConvertedTeacher(paths[0], dict_dir, meta, model_dir, dev), sha
+
+
 def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, teacher_source=None,
                backend="auto", device="auto", compute_type="auto", beam=5, nbest=1, lenpen=1.0, max_len_a=1.2,
                max_len_b=10, max_tokens=None, max_sentences=None, threads=0, ct2_cache=None, chunk_size=2000,
@@ -25,25 +76,42 @@ def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, te
                max_len_ratio=3.0, max_repeats=4, keep_original=False, headline_ratio=0.0):
     """Regenerate ``split`` of the binarized folder ``data`` with the teacher into ``out_dir`` (layout in
     kdseq/seqkd/__init__.py). Returns a summary dict (counts, speed, timings)."""
-    from kdseq.decode import max_positions
     from kdseq.seqkd import chunks, output
-    from kdseq.seqkd.backends import make_backend
+    from kdseq.seqkd.backends import CTranslate2Backend, default_compute_type, make_backend
     from kdseq.seqkd.corpus import Corpus
     from kdseq.seqkd.scoring import nbest_scores
-    from kdseq.teacher import Teacher
 
     t0 = time.perf_counter()
     data, out_dir = os.path.abspath(data), os.path.abspath(out_dir)
     teacher_source = os.path.abspath(teacher_source) if teacher_source else None
     check_folders(data, out_dir, teacher_source)
     corpus = Corpus(data, split, teacher_source)
-    teacher = Teacher(teacher_path, corpus.teacher_task, teacher_data, check_source=True)
-    max_source, max_target = max_positions(teacher.models)
-    corpus.set_max_source(max_source)
-    shas = [file_sha256(p) for p in teacher.paths]
-    os.makedirs(out_dir, exist_ok=True)
-    dec, info = make_backend(backend, corpus, teacher, shas, beam, nbest, lenpen, max_len_a, max_len_b, device,
-                             compute_type, threads, ct2_cache, max_target)
+    converted = converted_teacher(teacher_path, corpus, teacher_data, backend, device, ct2_cache)
+    if converted:  # decoded by CTranslate2 as converted before: the checkpoint is not loaded
+        teacher, sha = converted
+        shas = [sha]
+        max_source, max_target = teacher.max_positions
+        corpus.set_max_source(max_source)
+        os.makedirs(out_dir, exist_ok=True)
+        info = {"convert_s": 0.0, "device": teacher.device, "model_dir": teacher.model_dir}
+        dec = CTranslate2Backend(teacher.model_dir, corpus, beam, nbest, lenpen, max_len_a, max_len_b,
+                                 teacher.device, default_compute_type(teacher.device, compute_type),
+                                 threads or os.cpu_count() or 1, max_target)
+    else:
+        from kdseq.decode import max_positions
+        from kdseq.seqkd.ct2 import write_teacher_meta
+        from kdseq.teacher import Teacher
+
+        teacher = Teacher(teacher_path, corpus.teacher_task, teacher_data, check_source=True)
+        max_source, max_target = max_positions(teacher.models)
+        corpus.set_max_source(max_source)
+        shas = [file_sha256(p) for p in teacher.paths]
+        os.makedirs(out_dir, exist_ok=True)
+        dec, info = make_backend(backend, corpus, teacher, shas, beam, nbest, lenpen, max_len_a, max_len_b,
+                                 device, compute_type, threads, ct2_cache, max_target)
+        if dec.name == "ctranslate2":
+            write_teacher_meta(info["model_dir"], shas[0], teacher.dict_dirs[0], teacher.langs[0],
+                               (max_source, max_target))
     timings = {"load_s": round(time.perf_counter() - t0 - info["convert_s"], 2),
                "convert_s": round(info["convert_s"], 2)}
     state = {"split": split, "data": data, "data_fingerprint": corpus.fingerprint(),
@@ -54,7 +122,7 @@ def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, te
     chunks.check_state(out_dir, state)
     gpu = info["device"].startswith("cuda")
     if max_tokens is None:
-        max_tokens = 16384 if gpu else 1024 if dec.name == "ctranslate2" else 4096
+        max_tokens = 16384 if gpu else 2048 if dec.name == "ctranslate2" else 4096
     if max_sentences is None:
         max_sentences = 1024 if gpu else 256
     summary = {"backend": dec.name, "compute_type": dec.compute_type, "device": info["device"],

@@ -4,7 +4,9 @@ import hashlib
 import json
 import os
 import signal
+import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -251,6 +253,32 @@ def test_ensemble_falls_back_to_fairseq_and_ctranslate2_refuses_it(runs, toy_tea
     r = regen(runs["data"], ens, tmp_path / "ens2", env, "--split", "test", "--backend", "ctranslate2",
               check=False)
     assert r.returncode == 2 and "cannot decode an ensemble" in r.stderr
+
+
+def test_a_converted_teacher_is_decoded_without_loading_it_again(runs, toy_teacher, env, tmp_path):
+    """The CTranslate2 conversion is cached with what decoding needs of the teacher: a second regeneration
+    imports neither fairseq nor torch (seconds of start-up) and writes the same bytes. A dictionary that no
+    longer matches sends it back to loading the checkpoint, which refuses it as before."""
+    code = ("import sys, kdseq.cli.regenerate as r; rc = r.main(sys.argv[1:]); "
+            "print('IMPORTED', 'torch' in sys.modules, 'fairseq' in sys.modules); sys.exit(rc)")
+    args = ["--teacher-path", str(toy_teacher), "--threads", "1", "--no-progress", "--split", "test",
+            "--backend", "ctranslate2", "--nbest", "5", "--select", "best,bleu", "--chunk-size", "16"]
+    res = subprocess.run([sys.executable, "-c", code, str(runs["data"]), "--out-dir", str(tmp_path / "warm"),
+                          *args], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "IMPORTED False False" in res.stdout
+    for sel in ("best", "bleu"):
+        assert outputs(tmp_path / "warm", sel, "test") == outputs(runs["dir"] / "ctranslate2", sel, "test")
+    # the same files under another dictionary: two target symbols swapped
+    data = tmp_path / "data"
+    shutil.copytree(runs["data"], data)
+    d = (data / "dict.de.txt").read_text(encoding="utf-8").splitlines()
+    d[5], d[6] = d[6], d[5]
+    (data / "dict.de.txt").write_text("\n".join(d) + "\n", encoding="utf-8")
+    res = subprocess.run([sys.executable, "-c", code, str(data), "--out-dir", str(tmp_path / "other"), *args],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "target dictionaries differ" in res.stderr, res.stderr[-2000:]
+    assert not (tmp_path / "other" / "best").exists()
 
 
 def test_student_trains_on_the_regenerated_corpus(runs, tmp_path):

@@ -113,7 +113,8 @@ class _Teacher:
 def test_auto_backend_on_a_gpu_that_ctranslate2_cannot_use(monkeypatch, torch_gpu, ct2_gpu, device, expect):
     from kdseq.seqkd import backends
 
-    monkeypatch.setattr(backends.torch.cuda, "is_available", lambda: torch_gpu)
+    monkeypatch.setattr(backends, "_torch_gpu", lambda: torch_gpu)
+    monkeypatch.setattr(backends, "gpu_present", lambda: torch_gpu)
     monkeypatch.setattr(backends, "ct2_cuda_available", lambda: ct2_gpu)
     monkeypatch.setattr(backends, "convert_to_ct2", lambda *a: ("ct2-dir", 0.0))
     monkeypatch.setattr(backends, "CTranslate2Backend", lambda *a: ("ctranslate2", a[7]))
