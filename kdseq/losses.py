@@ -20,6 +20,8 @@ def soft_target_loss(student_logits, teacher_logprobs, temperature=1.0, teacher_
     the student's logits, as the hard loss already computed them) saves a second softmax over the vocabulary at
     T = 1. ``row_mask`` (N,) zeroes rows (padding), so callers need not copy the non-padding rows out.
     """
+    if student_logprobs is not None and temperature == 1.0 and teacher_ids is None:
+        return dense_kl(teacher_logprobs.float(), student_logprobs.float(), row_mask)
     if student_logprobs is not None and temperature == 1.0:
         s = student_logprobs.float()
     else:
@@ -33,6 +35,47 @@ def soft_target_loss(student_logits, teacher_logprobs, temperature=1.0, teacher_
     if row_mask is not None:
         kl = kl * row_mask
     return kl.sum() * temperature**2
+
+
+class _DenseKL(torch.autograd.Function):
+    """sum_n mask_n * KL(softmax(z_n) || q_n) for teacher scores z (logits, or log-probabilities) and student
+    log-probabilities s, both (N, V), with its gradient written once: d/ds = -p * mask.
+
+    Autograd of the plain expression makes four (N, V) temporaries (t - s, the product, their gradients) on top
+    of the teacher's log-softmax and its exp. Here the teacher's probabilities p are the only one: its
+    log-probabilities are never formed, since sum_v p*log p = sum_v p*z - logsumexp(z) and logsumexp(z) =
+    max z - log max p (the same position is the maximum of both); the sums are row dot products; the backward
+    pass scales p in place (it runs once: a second backward through the same graph is refused).
+    """
+
+    @staticmethod
+    def forward(ctx, z, s, mask):
+        p = z.softmax(-1)
+        n = p.size(0)
+        lse = z.amax(-1) - p.amax(-1).log()
+        pb = p.unsqueeze(1)
+        kl = torch.bmm(pb, z.unsqueeze(2)).view(n) - lse - torch.bmm(pb, s.unsqueeze(2)).view(n)
+        if mask is not None:
+            kl = kl * mask
+        ctx.save_for_backward(p, mask)
+        ctx.has_mask, ctx.done = mask is not None, False
+        return kl.sum()
+
+    @staticmethod
+    def backward(ctx, grad):
+        if ctx.done:
+            raise RuntimeError("kdseq dense_kl: backward through the same graph twice is not supported")
+        ctx.done = True
+        p, mask = ctx.saved_tensors
+        scale = -grad * mask if ctx.has_mask else -grad.expand(p.size(0))
+        return None, p.mul_(scale.unsqueeze(1)), None
+
+
+def dense_kl(teacher_scores, student_logprobs, row_mask=None):
+    """KL(teacher || student) at T = 1 over the whole vocabulary, summed over the rows of ``row_mask``: the value
+    and gradient of :func:`soft_target_loss` with ``student_logprobs``, in fewer passes over (N, V).
+    ``teacher_scores`` are the teacher's logits or log-probabilities (softmax-normalised here either way)."""
+    return _DenseKL.apply(teacher_scores.detach().float(), student_logprobs.float(), row_mask)
 
 
 def logit_mse_loss(student_logits, teacher_logits, row_mask=None):
@@ -69,10 +112,14 @@ def annealed_gold_weight(num_updates, total_updates):
 
 @torch.no_grad()
 def argmax_agreement(student_logits, teacher_ids_or_logprobs, row_mask=None):
-    """Number of positions (rows of ``row_mask``) where the student's argmax equals the teacher's; the teacher is
-    given as top-k ids (most probable first) or as scores over the vocabulary."""
-    s = student_logits.argmax(-1)
-    t = teacher_ids_or_logprobs[:, 0] if teacher_ids_or_logprobs.dtype in (torch.int16, torch.int32, torch.int64) \
-        else teacher_ids_or_logprobs.argmax(-1)
-    same = s == t.long()
+    """Number of positions (rows of ``row_mask``) where the student's argmax is the teacher's; the teacher is
+    given as top-k ids (most probable first) or as scores over the vocabulary (then a student's choice that ties
+    with the teacher's best counts as agreeing). On CPU ``topk(1)`` and ``amax`` are several times faster than
+    ``argmax`` over a (N, V) matrix (9 ms vs 6.5 and 1.3 ms at 2048 x 4008 on 2 cores)."""
+    s = student_logits.topk(1, dim=-1).indices
+    t = teacher_ids_or_logprobs
+    if t.dtype in (torch.int16, torch.int32, torch.int64):
+        same = s.squeeze(-1) == t[:, 0].long()
+    else:
+        same = t.gather(-1, s).squeeze(-1) >= t.amax(-1)
     return (same & row_mask.bool()).sum() if row_mask is not None else same.sum()

@@ -195,6 +195,9 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
             teacher = teacher_list[0].float() if len(teacher_list) == 1 else \
                 torch.stack([t.float() for t in teacher_list]).mean(0)
             return losses.logit_mse_loss(student, teacher, mask), losses.argmax_agreement(student, teacher, mask)
+        if len(teacher_list) == 1 and not self.kd_topk and T == 1.0:  # the common case, fused (losses.dense_kl)
+            z = teacher_list[0]
+            return losses.dense_kl(z, student_lp, mask), losses.argmax_agreement(student, z, mask)
         lp = losses.ensemble_logprobs(teacher_list)  # formed at T = 1, tempered in the loss (as from the cache)
         if self.kd_topk:
             ids, lp = losses.topk_logprobs(lp, self.kd_topk)

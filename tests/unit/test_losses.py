@@ -87,3 +87,37 @@ def test_annealing_schedule_endpoints():
 def test_float32_under_half_inputs():
     z = torch.randn(3, 5).half()
     assert losses.soft_target_loss(z, torch.randn(3, 5).log_softmax(-1).half()).dtype == torch.float32
+
+
+def test_dense_kl_from_logits_or_logprobs_equals_the_plain_expression():
+    """The fused T = 1 KL (the online teacher's loss): value and gradient equal the plain autograd expression in
+    float64, given the teacher's raw logits or its log-probabilities; padding rows count for nothing."""
+    z = torch.randn(40, 30, requires_grad=True)
+    teacher = torch.randn(40, 30) * 6
+    mask = (torch.rand(40) > 0.3).float()
+    t = teacher.double().log_softmax(-1)
+    s = z.double().log_softmax(-1)
+    ref = ((t.exp() * (t - s)).sum(-1) * mask.double()).sum()
+    ref_grad, = torch.autograd.grad(ref, z)
+    for scores in (teacher, teacher.log_softmax(-1), teacher + 100.0):  # any shift of the logits: the same KL
+        got = losses.dense_kl(scores, z.log_softmax(-1), mask)
+        grad, = torch.autograd.grad(got, z)
+        assert got.item() == pytest.approx(ref.item(), rel=1e-5)
+        assert torch.allclose(grad, ref_grad.float(), atol=1e-6)
+    # soft_target_loss at T = 1 with the student's log-probabilities takes this path, and gives the same value
+    plain = losses.soft_target_loss(z, teacher.log_softmax(-1), student_logprobs=z.log_softmax(-1), row_mask=mask)
+    assert plain.item() == pytest.approx(ref.item(), rel=1e-5)
+    once = losses.dense_kl(teacher, z.log_softmax(-1), mask)
+    once.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="twice"):  # its backward scales a saved tensor in place
+        once.backward()
+
+
+def test_argmax_agreement_counts_positions_where_the_top_tokens_match():
+    student = torch.tensor([[0.1, 2.0, 0.3], [1.0, 0.0, 0.5], [0.2, 0.1, 3.0], [0.0, 1.0, 0.0]])
+    teacher = torch.tensor([[0.0, 5.0, 1.0], [0.0, 1.0, 0.5], [0.1, 0.0, 2.0], [0.0, 9.0, 0.0]])
+    mask = torch.tensor([1.0, 1.0, 1.0, 0.0])  # rows 0 and 2 agree, row 1 does not, row 3 is padding
+    assert losses.argmax_agreement(student, teacher, mask).item() == 2
+    assert losses.argmax_agreement(student, teacher.log_softmax(-1)).item() == 3
+    ids = teacher.topk(2, -1).indices  # a cache's top-k ids, most probable first
+    assert losses.argmax_agreement(student, ids, mask).item() == 2
