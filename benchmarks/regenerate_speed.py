@@ -13,6 +13,7 @@ context where the default is CTranslate2.
 
     python benchmarks/regenerate_speed.py                      # the demo's teacher and data (run the demo first)
     python benchmarks/regenerate_speed.py --sentences 500 --repeats 1   # quicker
+    python benchmarks/regenerate_speed.py --sentences 1000 --target-tokens 28-40   # long sentences
     python benchmarks/regenerate_speed.py --device cuda --max-tokens 8192,16384,32768    # on a GPU
 """
 import argparse
@@ -35,20 +36,22 @@ def exe(name):
     return here if os.path.exists(here) else shutil.which(name) or here
 
 
-def make_subset(data, n, dest):
-    """The first n train pairs of ``data`` as a binarized folder of its own (same dictionaries)."""
+def make_subset(data, n, dest, lengths=None):
+    """The first n train pairs of ``data`` (whose reference has MIN to MAX tokens, with ``lengths`` "MIN-MAX")
+    as a binarized folder of its own (same dictionaries). Returns (sentences, mean reference tokens)."""
     from kdseq.seqkd.corpus import Corpus
     from kdseq.seqkd.output import write_binarized
 
     c = Corpus(data, "train")
-    n = min(n, len(c))
+    lo, hi = (int(x) for x in lengths.split("-")) if lengths else (0, 1 << 30)
+    ids = [i for i in range(len(c)) if lo <= len(c.ref_ids(i)) <= hi][:n]
     os.makedirs(dest, exist_ok=True)
     pair = f"{c.src_lang}-{c.tgt_lang}"
-    write_binarized(os.path.join(dest, f"train.{pair}.{c.src_lang}"), [c.src_ids(i) for i in range(n)], c.src_dict)
-    write_binarized(os.path.join(dest, f"train.{pair}.{c.tgt_lang}"), [c.ref_ids(i) for i in range(n)], c.tgt_dict)
+    write_binarized(os.path.join(dest, f"train.{pair}.{c.src_lang}"), [c.src_ids(i) for i in ids], c.src_dict)
+    write_binarized(os.path.join(dest, f"train.{pair}.{c.tgt_lang}"), [c.ref_ids(i) for i in ids], c.tgt_dict)
     for lang in (c.src_lang, c.tgt_lang):
         shutil.copy(os.path.join(data, f"dict.{lang}.txt"), dest)
-    return n
+    return len(ids), sum(len(c.ref_ids(i)) for i in ids) / max(len(ids), 1)
 
 
 def timed(cmd, env, stdout=subprocess.DEVNULL):
@@ -89,6 +92,9 @@ def main():
     p.add_argument("--data", default=os.path.join(ROOT, "work/libreoffice-en-de/data/bin"))
     p.add_argument("--teacher", default=os.path.join(ROOT, "work/models/teacher/checkpoint_best.pt"))
     p.add_argument("--sentences", type=int, default=2000)
+    p.add_argument("--target-tokens", metavar="MIN-MAX",
+                   help="only sentences whose reference has MIN to MAX tokens (e.g. 28-40: long sentences, about "
+                        "33 tokens each)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--max-tokens", default="2048,4096,8192,16384", help="fairseq-generate settings to sweep")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
@@ -105,9 +111,10 @@ def main():
     work = tempfile.mkdtemp(prefix="kdseq-bench-regen-")
     env = dict(os.environ, TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD="1", KDSEQ_CT2_CACHE=os.path.join(work, "ct2"))
     sub = os.path.join(work, "data")
-    n = make_subset(a.data, a.sentences, sub)
+    n, mean_ref = make_subset(a.data, a.sentences, sub, a.target_tokens)
     where = f"{os.cpu_count()} cores" if a.device == "cpu" else "GPU " + gpu_name()
-    print(f"{n} sentences, teacher {a.teacher}, beam 5, {where}; wall time of whole commands", flush=True)
+    print(f"{n} sentences ({mean_ref:.1f} reference tokens each), teacher {a.teacher}, beam 5, {where}; wall "
+          "time of whole commands", flush=True)
     rows = []
 
     def show(name, r):
@@ -154,7 +161,7 @@ def main():
                                     f"{cold['summary']['timings']['convert_s']:.1f} s" if ct2 else ""))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"sentences": n, "device": a.device, "where": where, "rows": rows, "ratios": ratios,
+            json.dump({"sentences": n, "mean_reference_tokens": mean_ref, "device": a.device, "where": where, "rows": rows, "ratios": ratios,
                        "best_max_tokens": best_mt, "default": default}, f, indent=1)
     shutil.rmtree(work, ignore_errors=True)
 
