@@ -287,7 +287,31 @@ def r_other_dictionary_teacher_data(ctx):
     return regen(ctx, "--teacher-data", swapped_dictionary_copy(ctx), inproc=True)
 
 
+def r_other_index_format(ctx):
+    """An index of fairseq's older formats (--dataset-impl lazy/cached write TNTIDX): kdseq reads mmap only."""
+    data = ctx["tmp"] / "data"
+    shutil.copytree(ctx["bin"], data)
+    write_bytes(data / "test.en-de.en.idx", b"TNTIDX\x00\x00" + bytes(64))
+    return regen(ctx, data=data, inproc=True)
+
+
+def r_cut_bin(ctx):
+    data = ctx["tmp"] / "data"
+    shutil.copytree(ctx["bin"], data)
+    f = data / "test.en-de.en.bin"
+    write_bytes(f, f.read_bytes()[:50])
+    return regen(ctx, data=data, inproc=True)
+
+
+def d_no_output(ctx):
+    assert not (ctx["tmp"] / "regen").exists() or not any((ctx["tmp"] / "regen").iterdir())
+
+
 REGENERATE = [
+    Case("regenerate: data binarized in another format", r_other_index_format, 2,
+         r"test\.en-de\.en\.idx: not in fairseq's mmap format .*binarize the corpus again", d_no_output),
+    Case("regenerate: a .bin cut short", r_cut_bin, 2,
+         r"test\.en-de\.en\.bin: shorter than its index .*binarize again", d_no_output),
     Case("regenerate: --out-dir inside the data through a link", r_symlink_into_data, 2, r"overlap",
          lambda ctx: not (ctx["tmp"] / "data" / "regen").exists() or pytest.fail("written into the data")),
     Case("regenerate: --out-dir is someone's folder", r_foreign_out, 2, r"not a kdseq output",
