@@ -47,7 +47,7 @@ def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen
     """(decode(beam) -> (texts, stats), compute type) with the checkpoint converted to CTranslate2 (cached by its
     sha256), decoding the same pieces in corpus order: how a student would be deployed."""
     from kdseq.fileio import file_sha256
-    from kdseq.seqkd.backends import CTranslate2Backend
+    from kdseq.seqkd.backends import CTranslate2Backend, default_compute_type
     from kdseq.seqkd.chunks import length_batches
     from kdseq.seqkd.corpus import Corpus, detok
     from kdseq.seqkd.ct2 import CT2_CUBLAS, convert_to_ct2, ct2_cuda_available
@@ -71,7 +71,7 @@ def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen
     if dev == "cuda" and not ct2_cuda_available():
         log.warning(f"CTranslate2 cannot decode on this GPU (no GPU for it, or no {CT2_CUBLAS}): it decodes on the CPU")
         dev = "cpu"
-    compute = compute_type if compute_type != "auto" else ("float16" if dev == "cuda" else "float32")
+    compute = default_compute_type(dev, compute_type)
     backend = CTranslate2Backend(model_dir, corpus, 1, 1, lenpen, max_len_a, max_len_b, dev, compute,
                                  threads or os.cpu_count() or 1, max_target)
     sym, ids = corpus.tgt_dict.symbols, list(range(len(corpus)))

@@ -33,12 +33,6 @@ class FairseqBackend:
 
     def decode(self, batch):
         import torch
-
-        with torch.no_grad():
-            return self._decode(batch)
-
-    def _decode(self, batch):
-        import torch
         from fairseq import utils
 
         from kdseq.decode import nbest_hypotheses
@@ -49,7 +43,8 @@ class FairseqBackend:
         sample = c.teacher_dataset.collater(items)
         if self.device != "cpu":
             sample = utils.move_to_cuda(sample, device=torch.device(self.device))
-        out = c.teacher_task.inference_step(self.generator, self.models, sample)
+        with torch.no_grad():
+            out = c.teacher_task.inference_step(self.generator, self.models, sample)
         res = {}
         for row, sid in enumerate(sample["id"].tolist()):
             pairs = nbest_hypotheses(out[row], c.tgt_dict, self.nbest)

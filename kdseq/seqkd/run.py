@@ -28,21 +28,18 @@ class ConvertedTeacher:
         self.model_dir, self.device = model_dir, device
 
 
-def converted_teacher(teacher_path, corpus, teacher_data, backend, device, ct2_cache):
+def converted_teacher(paths, shas, corpus, teacher_data, backend, device, ct2_cache):
     """The teacher as its earlier CTranslate2 conversion recorded it, when that gives exactly what loading the
     checkpoint would (one checkpoint, converted and recorded under its sha256; its dictionaries, found where
     they were or in --teacher-data, unchanged and equal to the data's; a device certain without torch), so that
     the checkpoint is not loaded and neither fairseq nor torch is imported. Otherwise None: the caller loads
-    the teacher, which also gives any error its full message. Returns (teacher, sha256) or None."""
-    from kdseq.checkpoints import split_paths
+    the teacher, which also gives any error its full message. ``paths``/``shas``: the teacher's checkpoints and
+    their sha256. Returns a :class:`ConvertedTeacher` or None."""
     from kdseq.data.binarized import Dictionary, symbols_sha256
     from kdseq.seqkd.backends import ct2_device
     from kdseq.seqkd.ct2 import read_teacher_meta
 
-    if backend == "fairseq":
-        return None
-    paths = split_paths(teacher_path, "--teacher-path")
-    if len(paths) != 1:
+    if backend == "fairseq" or len(paths) != 1:
         return None
     try:
         import ctranslate2  # noqa: F401
@@ -51,8 +48,7 @@ def converted_teacher(teacher_path, corpus, teacher_data, backend, device, ct2_c
     dev = ct2_device(device)
     if dev is None:
         return None
-    sha = file_sha256(paths[0])
-    found = read_teacher_meta(sha, ct2_cache)
+    found = read_teacher_meta(shas[0], ct2_cache)
     if found is None:
         return None
     model_dir, meta = found
@@ -66,7 +62,7 @@ def converted_teacher(teacher_path, corpus, teacher_data, backend, device, ct2_c
     data_dicts = [symbols_sha256(d.symbols) for d in (corpus.teacher_src_dict, corpus.tgt_dict)]
     if teacher_dicts != want or data_dicts != want:
         return None
-    return ConvertedTeacher(paths[0], dict_dir, meta, model_dir, dev), sha
+    return ConvertedTeacher(paths[0], dict_dir, meta, model_dir, dev)
 
 
 def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, teacher_source=None,
@@ -76,8 +72,10 @@ def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, te
                max_len_ratio=3.0, max_repeats=4, keep_original=False, headline_ratio=0.0):
     """Regenerate ``split`` of the binarized folder ``data`` with the teacher into ``out_dir`` (layout in
     kdseq/seqkd/__init__.py). Returns a summary dict (counts, speed, timings)."""
+    from kdseq.checkpoints import split_paths
     from kdseq.seqkd import chunks, output
     from kdseq.seqkd.backends import CTranslate2Backend, default_compute_type, make_backend
+    from kdseq.seqkd.ct2 import write_teacher_meta
     from kdseq.seqkd.corpus import Corpus
     from kdseq.seqkd.scoring import nbest_scores
 
@@ -86,30 +84,28 @@ def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, te
     teacher_source = os.path.abspath(teacher_source) if teacher_source else None
     check_folders(data, out_dir, teacher_source)
     corpus = Corpus(data, split, teacher_source)
-    converted = converted_teacher(teacher_path, corpus, teacher_data, backend, device, ct2_cache)
-    if converted:  # decoded by CTranslate2 as converted before: the checkpoint is not loaded
-        teacher, sha = converted
-        shas = [sha]
+    paths = split_paths(teacher_path, "--teacher-path")
+    shas = [file_sha256(p) for p in paths]
+    teacher = converted_teacher(paths, shas, corpus, teacher_data, backend, device, ct2_cache)
+    if teacher:  # decoded by CTranslate2 as converted before: the checkpoint is not loaded
         max_source, max_target = teacher.max_positions
-        corpus.set_max_source(max_source)
-        os.makedirs(out_dir, exist_ok=True)
+    else:
+        from kdseq.decode import max_positions
+        from kdseq.teacher import Teacher
+
+        teacher = Teacher(teacher_path, corpus.teacher_task, teacher_data, check_source=True)
+        max_source, max_target = max_positions(teacher.models)
+    corpus.set_max_source(max_source)
+    os.makedirs(out_dir, exist_ok=True)
+    if isinstance(teacher, ConvertedTeacher):
         info = {"convert_s": 0.0, "device": teacher.device, "model_dir": teacher.model_dir}
         dec = CTranslate2Backend(teacher.model_dir, corpus, beam, nbest, lenpen, max_len_a, max_len_b,
                                  teacher.device, default_compute_type(teacher.device, compute_type),
                                  threads or os.cpu_count() or 1, max_target)
     else:
-        from kdseq.decode import max_positions
-        from kdseq.seqkd.ct2 import write_teacher_meta
-        from kdseq.teacher import Teacher
-
-        teacher = Teacher(teacher_path, corpus.teacher_task, teacher_data, check_source=True)
-        max_source, max_target = max_positions(teacher.models)
-        corpus.set_max_source(max_source)
-        shas = [file_sha256(p) for p in teacher.paths]
-        os.makedirs(out_dir, exist_ok=True)
         dec, info = make_backend(backend, corpus, teacher, shas, beam, nbest, lenpen, max_len_a, max_len_b,
                                  device, compute_type, threads, ct2_cache, max_target)
-        if dec.name == "ctranslate2":
+        if dec.name == "ctranslate2":  # recorded, so that the next run need not load the checkpoint
             write_teacher_meta(info["model_dir"], shas[0], teacher.dict_dirs[0], teacher.langs[0],
                                (max_source, max_target))
     timings = {"load_s": round(time.perf_counter() - t0 - info["convert_s"], 2),
