@@ -67,6 +67,10 @@ def check_checkpoint_dictionaries(state, path, dict_files, flag="--path"):
                              "the data it was trained on (or its dictionary)")
 
 
+def _contiguous_input(module, args):
+    return (args[0].contiguous(),) + tuple(args[1:])
+
+
 class Teacher:
     """Frozen ensemble in eval mode; :meth:`__call__` gives each member's output logits for a batch."""
 
@@ -123,6 +127,11 @@ class Teacher:
             model.eval()
             for p in model.parameters():
                 p.requires_grad_(False)
+            proj = getattr(getattr(model, "decoder", None), "output_projection", None)
+            if proj is not None:  # features arrive transposed (B, T, C); without grad, torch's matmul would then
+                # run the vocabulary projection as a batched matmul against a broadcast weight, not one mm:
+                # 9% of the teacher's forward pass (152 vs 166 ms on 2,048-token batches of the demo teacher)
+                proj.register_forward_pre_hook(_contiguous_input)
             self.models.append(model)
         self.device, self.dtype = None, None
 

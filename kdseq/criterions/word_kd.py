@@ -73,14 +73,18 @@ class OnlineTeacher:
     def __init__(self, teacher):
         self.teacher = teacher
 
-    def soft_loss(self, crit, sample, student, student_lp, mask, prefix):
+    def scores(self, sample, student, prefix):
+        """Each member's logits for the batch, as (B*T, V) rows aligned with the student's."""
         self.teacher.to(student.device)
         net_input = sample.get("teacher_net_input") or sample["net_input"]
         teacher = [t[:, prefix:, :].reshape(-1, t.size(-1)) for t in self.teacher(net_input)]
         if teacher[0].shape != student.shape:
             raise KdseqError(f"the teacher gave {tuple(teacher[0].shape)} scores where the student has "
                              f"{tuple(student.shape)}: teacher and student must score the same target")
-        return crit.soft_from_logits(student, teacher, student_lp, mask)
+        return teacher
+
+    def soft_loss(self, crit, sample, student, student_lp, mask, prefix):
+        return crit.soft_from_logits(student, self.scores(sample, student, prefix), student_lp, mask)
 
 
 class CachedTeacher:
@@ -171,6 +175,10 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
             subsets = [train_subset] + ([] if disable_validation else
                                         [s for s in str(valid_subset).split(",") if s])
             self.sources = [CachedTeacher(teacher_cache, task, list(dict.fromkeys(subsets)), kd_topk)]
+        # the common case, one live teacher's full distribution at T = 1: hard and soft losses in one pass over
+        # (B*T, V) with one gradient buffer (losses.dense_kd_loss)
+        self.fused = bool(teacher_path) and len(self.teacher.models) == 1 and kd_loss == "kl" and not kd_topk \
+            and kd_temperature == 1.0
 
     @property
     def teacher(self):
@@ -195,9 +203,6 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
             teacher = teacher_list[0].float() if len(teacher_list) == 1 else \
                 torch.stack([t.float() for t in teacher_list]).mean(0)
             return losses.logit_mse_loss(student, teacher, mask), losses.argmax_agreement(student, teacher, mask)
-        if len(teacher_list) == 1 and not self.kd_topk and T == 1.0:  # the common case, fused (losses.dense_kl)
-            z = teacher_list[0]
-            return losses.dense_kl(z, student_lp, mask), losses.argmax_agreement(student, z, mask)
         lp = losses.ensemble_logprobs(teacher_list)  # formed at T = 1, tempered in the loss (as from the cache)
         if self.kd_topk:
             ids, lp = losses.topk_logprobs(lp, self.kd_topk)
@@ -210,7 +215,9 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         net_output = model(**sample["net_input"])
         # the parent's compute_loss, keeping the student's log-probabilities to reuse in the soft loss at T = 1
         lprobs, flat_target = self.get_lprobs_and_target(model, net_output, sample)
-        hard, nll = label_smoothed_nll_loss(lprobs, flat_target, self.eps, ignore_index=self.padding_idx, reduce=True)
+        # fused: fairseq's loss gives the hard loss's value, dense_kd_loss its gradient (with the soft loss's)
+        hard, nll = label_smoothed_nll_loss(lprobs.detach() if self.fused else lprobs, flat_target, self.eps,
+                                            ignore_index=self.padding_idx, reduce=True)
         logits = net_output[0]
         if self.ignore_prefix_size > 0:
             logits = logits[:, self.ignore_prefix_size:, :]
@@ -218,13 +225,18 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         # scattering their gradients back) costs more than the padded rows' arithmetic.
         student = logits.reshape(-1, logits.size(-1))
         mask = flat_target.ne(self.padding_idx).to(torch.float32)
-        soft, agree = 0.0, 0
-        for src in self.sources:  # several sources: their soft losses are averaged
-            s, a = src.soft_loss(self, sample, student, lprobs, mask, self.ignore_prefix_size)
-            soft, agree = soft + s / len(self.sources), agree + a
-        agree = agree / len(self.sources)
         alpha = self.current_alpha()
-        loss = (1.0 - alpha) * hard + alpha * soft
+        if self.fused:
+            z = self.sources[0].scores(sample, student, self.ignore_prefix_size)[0]
+            loss, soft, zmax = losses.dense_kd_loss(z, lprobs, flat_target, mask, hard, alpha, self.eps)
+            agree = losses.argmax_agreement(student, z, mask, teacher_max=zmax)
+        else:
+            soft, agree = 0.0, 0
+            for src in self.sources:  # several sources: their soft losses are averaged
+                s, a = src.soft_loss(self, sample, student, lprobs, mask, self.ignore_prefix_size)
+                soft, agree = soft + s / len(self.sources), agree + a
+            agree = agree / len(self.sources)
+            loss = (1.0 - alpha) * hard + alpha * soft
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
         logging_output = {
             "loss": loss.data, "nll_loss": nll.data, "hard_loss": hard.data,

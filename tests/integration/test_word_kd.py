@@ -41,6 +41,27 @@ def test_alpha_zero_is_label_smoothed_cross_entropy(loaded, toy_teacher):
     assert log["kd_loss"] > 0  # the soft term is still computed and logged
 
 
+def test_fused_path_gives_the_gradients_of_the_unfused_one(loaded, toy_teacher):
+    """One live teacher at T = 1 takes the fused path (hard and soft gradients written once); the same teacher
+    twice, as an ensemble of equal members, takes autograd's: same loss, logs and student gradients."""
+    results = []
+    for spec in (str(toy_teacher), f"{toy_teacher}:{toy_teacher}"):
+        crit = criterion(loaded, spec, kd_alpha=0.3)
+        assert crit.fused == (":" not in spec)
+        model = loaded["fresh"]
+        model.zero_grad()
+        loss, _, log = crit(model, loaded["sample"])
+        loss.backward()
+        results.append((loss.item(), log, {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (loss_a, log_a, grad_a), (loss_b, log_b, grad_b) = results
+    loaded["fresh"].zero_grad()
+    assert loss_a == pytest.approx(loss_b, rel=1e-5)
+    for key in ("kd_loss", "hard_loss", "nll_loss", "kd_agree"):
+        assert float(log_a[key]) == pytest.approx(float(log_b[key]), rel=1e-5), key
+    for name, g in grad_a.items():
+        assert torch.allclose(g, grad_b[name], atol=1e-5, rtol=1e-4), name
+
+
 def test_teacher_equal_to_student_has_zero_soft_loss(loaded, toy_teacher):
     for loss, key in (("kl", "kd_loss"), ("mse", "kd_mse")):  # MSE is logged in its own unit, under its own name
         _, _, log = criterion(loaded, toy_teacher, kd_loss=loss, kd_temperature=2.0)(

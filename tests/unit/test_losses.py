@@ -121,3 +121,47 @@ def test_argmax_agreement_counts_positions_where_the_top_tokens_match():
     assert losses.argmax_agreement(student, teacher.log_softmax(-1)).item() == 3
     ids = teacher.topk(2, -1).indices  # a cache's top-k ids, most probable first
     assert losses.argmax_agreement(student, ids, mask).item() == 2
+
+
+@pytest.mark.parametrize("alpha,eps", [(0.5, 0.1), (1.0, 0.1), (0.0, 0.1), (0.3, 0.0), (1e-3, 0.2)])
+def test_dense_kd_loss_equals_fairseqs_hard_loss_plus_the_kl_in_value_and_gradient(alpha, eps):
+    """The criterion's fused path: (1 - alpha) * fairseq's label-smoothed loss + alpha * KL, value and gradient
+    equal to autograd through fairseq's own function and the plain KL (float64), padding rows counting for
+    nothing; the KL and the teacher's row maxima come back too."""
+    from fairseq.criterions.label_smoothed_cross_entropy import label_smoothed_nll_loss
+
+    torch.manual_seed(3)
+    n, v, pad = 50, 37, 1
+    x = torch.randn(n, v, requires_grad=True)
+    teacher = torch.randn(n, v) * 4
+    target = torch.randint(2, v, (n,))
+    target[torch.rand(n) < 0.25] = pad
+    mask = target.ne(pad).float()
+    s64 = x.double().log_softmax(-1)
+    t = teacher.double().log_softmax(-1)
+    hard64, _ = label_smoothed_nll_loss(s64, target, eps, ignore_index=pad, reduce=True)
+    kl64 = ((t.exp() * (t - s64)).sum(-1) * mask.double()).sum()
+    ref = (1 - alpha) * hard64 + alpha * kl64
+    ref_grad, = torch.autograd.grad(ref, x)
+    s = x.log_softmax(-1)
+    hard, _ = label_smoothed_nll_loss(s.detach(), target, eps, ignore_index=pad, reduce=True)
+    loss, kl, zmax = losses.dense_kd_loss(teacher, s, target, mask, hard, alpha, eps)
+    grad, = torch.autograd.grad(loss * 3.0, x)  # an outer scale reaches the gradient
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-5)
+    assert kl.item() == pytest.approx(kl64.item(), rel=1e-5) and not kl.requires_grad
+    assert torch.equal(zmax, teacher.amax(-1))
+    assert torch.allclose(grad, 3.0 * ref_grad.float(), atol=1e-5)
+
+
+def test_row_argmax_finds_a_maximum_of_every_row():
+    torch.manual_seed(0)
+    for n, v in ((64, 4008), (33, 101), (5, 7), (9, 17)):  # with and without a remainder past the blocks
+        x = torch.randn(n, v)
+        assert torch.equal(losses.row_argmax(x), x.argmax(-1))
+    x = torch.zeros(4, 40)
+    x[0, 3] = x[0, 30] = 2.0  # a tie: either maximum is a maximum
+    x[1, 39] = 1.0  # in the remainder
+    x[2, 0] = 5.0
+    got = losses.row_argmax(x)
+    assert got[0].item() in (3, 30) and got[1].item() == 39 and got[2].item() == 0
+    assert (x.gather(1, got.unsqueeze(1)).squeeze(1) == x.amax(-1)).all()
