@@ -208,22 +208,31 @@ MIN_CONTAINED = 40  # a held-out text this long inside a longer training text is
 
 
 def _containing(rows, texts):
-    """Indices of the rows whose source or teacher source (fields 0 and 2) contains one of ``texts``."""
-    import bisect
+    """Indices of the rows whose source or teacher source (fields 0 and 2) contains one of ``texts`` (each at
+    least MIN_CONTAINED characters long).
 
-    fields = [r[0] for r in rows] + [r[2] for r in rows if len(r) > 2]
-    owner = list(range(len(rows))) + [i for i, r in enumerate(rows) if len(r) > 2]
-    blob = "\n".join(fields)
-    starts, pos = [], 0
-    for f in fields:
-        starts.append(pos)
-        pos += len(f) + 1
+    One pass over the rows, not one per text: every K-character piece of every text is indexed, and each field
+    is probed at every S-th position only (S + K - 1 = MIN_CONTAINED, so any occurrence of a text covers a
+    probed piece of it); a probe's candidates are then compared in full. (One ``str.find`` per text over the
+    joined fields took 100 s of the 150 s extraction.)"""
+    k = MIN_CONTAINED // 2
+    step = MIN_CONTAINED - k + 1
+    index = {}
+    for t in dict.fromkeys(texts):
+        if len(t) < MIN_CONTAINED:
+            raise ValueError(f"_containing: a text shorter than {MIN_CONTAINED} characters")
+        for j in range(len(t) - k + 1):
+            index.setdefault(t[j:j + k], []).append((j, t))
     hits = set()
-    for t in texts:
-        at = blob.find(t)
-        while at != -1:
-            hits.add(owner[bisect.bisect_right(starts, at) - 1])
-            at = blob.find(t, at + 1)
+    for i, r in enumerate(rows):
+        for f in (r[0], r[2]) if len(r) > 2 else (r[0],):
+            if i in hits:
+                break
+            for p in range(0, len(f) - k + 1, step):
+                cands = index.get(f[p:p + k])
+                if cands and any(p >= j and f.startswith(t, p - j) for j, t in cands):
+                    hits.add(i)
+                    break
     return hits
 
 

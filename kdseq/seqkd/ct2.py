@@ -67,9 +67,19 @@ def read_teacher_meta(sha, cache_root=None):
             meta = json.load(f)
     except (OSError, ValueError):
         return None
-    if meta.get("sha256") != sha or not os.path.exists(os.path.join(dest, "model.bin")):
-        return None
+    if not _meta_ok(meta) or meta["sha256"] != sha or not os.path.exists(os.path.join(dest, "model.bin")):
+        return None  # unknown or damaged (e.g. edited by hand): the caller loads the checkpoint and rewrites it
     return dest, meta
+
+
+_META_TYPES = {"sha256": str, "dict_dir": str, "langs": list, "max_positions": list, "source_symbols": str,
+               "target_symbols": str}
+
+
+def _meta_ok(meta):
+    return isinstance(meta, dict) and all(isinstance(meta.get(k), t) for k, t in _META_TYPES.items()) and \
+        len(meta["langs"]) == 2 and all(isinstance(x, str) for x in meta["langs"]) and \
+        len(meta["max_positions"]) == 2 and all(type(x) is int for x in meta["max_positions"])
 
 
 # The PyPI builds of CTranslate2 4.x load cuBLAS 12 when they first decode on a GPU: a machine whose CUDA is

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import sacrebleu
@@ -269,6 +270,15 @@ def test_a_converted_teacher_is_decoded_without_loading_it_again(runs, toy_teach
     assert "IMPORTED False False" in res.stdout
     for sel in ("best", "bleu"):
         assert outputs(tmp_path / "warm", sel, "test") == outputs(runs["dir"] / "ctranslate2", sel, "test")
+    # its record damaged (a key removed, as by a hand edit): the checkpoint is loaded again and the record rewritten
+    meta_file, = Path(env["KDSEQ_CT2_CACHE"]).glob("*/kdseq-teacher.json")
+    good = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps({k: v for k, v in good.items() if k != "langs"}))
+    res = subprocess.run([sys.executable, "-c", code, str(runs["data"]), "--out-dir", str(tmp_path / "damaged"),
+                          *args], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and "IMPORTED True True" in res.stdout, res.stderr[-2000:]
+    assert outputs(tmp_path / "damaged", "best", "test") == outputs(runs["dir"] / "ctranslate2", "best", "test")
+    assert json.loads(meta_file.read_text()) == good
     # the same files under another dictionary: two target symbols swapped
     data = tmp_path / "data"
     shutil.copytree(runs["data"], data)

@@ -192,3 +192,32 @@ def test_headline_ratio_filter():
     assert degenerate_reason(["▁x"] * 11, text, 0, 0, headline_ratio=0.5) == "headline_ratio"
     assert degenerate_reason(["▁x"] * 4, text, 3.0, 0) == "length_ratio"  # the translation filter would drop it
     assert degenerate_reason([], text, 0, 0, headline_ratio=0.5) == "empty"
+
+
+def test_containment_search_equals_a_plain_find_for_every_text():
+    """_containing probes each field at every few positions only: it finds exactly the rows a str.find per
+    text finds, wherever a text sits (start, end, whole field, teacher source), and nothing else."""
+    import random
+
+    from kdseq.data.headlines import MIN_CONTAINED, _containing
+
+    rng = random.Random(7)
+    words = ["the", "package", "provides", "a", "library", "for", "data", "tool", "文档", "图表"]
+
+    def text(n):
+        return " ".join(rng.choice(words) for _ in range(n))
+
+    held = [text(rng.randint(8, 30)) for _ in range(40)]
+    held = [t for t in held if len(t) >= MIN_CONTAINED]
+    rows = []
+    for i in range(400):
+        row = [text(rng.randint(1, 60)), "heading"] + ([text(rng.randint(1, 40))] if i % 3 == 0 else [])
+        if i % 7 == 0:  # plant a held-out text at a random place of the source or the teacher source
+            field = 2 if len(row) > 2 and i % 2 else 0
+            at = rng.randint(0, len(row[field]))
+            row[field] = row[field][:at] + rng.choice(held) + row[field][at:]
+        rows.append(tuple(row))
+    rows.append((held[0], "whole field"))
+    expected = {i for i, r in enumerate(rows) if any(t in r[0] or (len(r) > 2 and t in r[2]) for t in held)}
+    assert len(expected) > 57  # the planted rows, and the chance matches of a small vocabulary
+    assert _containing(rows, held) == expected
