@@ -37,8 +37,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${TEACHER_UPDATES:=800}"
 : "${STUDENT_UPDATES:=500}"
 : "${VOCAB_SIZE:=8000}"
-: "${REGEN_EXTRA:=}"
-: "${HEADLINE_MAX:=40}"  # longest headline decoded (pieces): a headline is short whatever its text's length   # more kdseq-regenerate arguments, last (they override the recipe's filters)
+: "${REGEN_EXTRA:=}"      # more kdseq-regenerate arguments, last (they override the recipe's filters)
+: "${HEADLINE_MAX:=40}"  # longest headline decoded (pieces): a headline is short whatever its text's length
 : "${VALID_MODULES:=schart}"
 : "${TEST_MODULES:=smath}"
 export WORK VALID_MODULES TEST_MODULES
@@ -47,19 +47,8 @@ stamp() { echo "[headline] $(( $(date +%s) - start ))s: $*"; }
 die() { echo "[headline] error: $*" >&2; exit 1; }
 [[ "$HL_ROWS" =~ ^[0-9]+$ ]] || die "HL_ROWS=$HL_ROWS: give a number of rows (0: all)"
 
-if [ "$KDSEQ_SETUP" = 0 ]; then
-  command -v kdseq-prepare > /dev/null || die "KDSEQ_SETUP=0 but kdseq is not installed in this environment"
-else
-  stamp "set-up"
-  bash "$ROOT/scripts/setup-env.sh"
-  # shellcheck disable=SC1091
-  source "$KDSEQ_VENV/bin/activate"
-fi
-# shellcheck source=lib.sh
-source "$ROOT/scripts/lib.sh"
-export KDSEQ_DEVICE=$DEVICE
-: "${JOBS:=$( [ "$DEVICE" = cuda ] && echo 4 || { [ "$(nproc)" -ge 2 ] && echo 2 || echo 1; })}"
-[[ "$JOBS" =~ ^[1-4]$ ]] || die "JOBS=$JOBS: give 1, 2, 3 or 4 (students trained at once)"
+# shellcheck source=demo-env.sh
+source "$ROOT/scripts/demo-env.sh"
 
 HL="$WORK/headlines"
 TSV="$HL/tsv"

@@ -48,19 +48,8 @@ start=$(date +%s)
 stamp() { echo "[demo] $(( $(date +%s) - start ))s: $*"; }
 die() { echo "[demo] error: $*" >&2; exit 1; }
 
-if [ "$KDSEQ_SETUP" = 0 ]; then
-  command -v kdseq-prepare > /dev/null || die "KDSEQ_SETUP=0 but kdseq is not installed in this environment"
-else
-  stamp "set-up"
-  bash "$ROOT/scripts/setup-env.sh"
-  # shellcheck disable=SC1091
-  source "$KDSEQ_VENV/bin/activate"
-fi
-# shellcheck source=lib.sh
-source "$ROOT/scripts/lib.sh"
-export KDSEQ_DEVICE=$DEVICE
-: "${JOBS:=$( [ "$DEVICE" = cuda ] && echo 4 || { [ "$(nproc)" -ge 2 ] && echo 2 || echo 1; })}"
-[[ "$JOBS" =~ ^[1-4]$ ]] || die "JOBS=$JOBS: give 1, 2, 3 or 4 (students trained at once)"
+# shellcheck source=demo-env.sh
+source "$ROOT/scripts/demo-env.sh"
 
 if [ -n "$DATA" ]; then
   [ -z "$CORPUS" ] || die "give CORPUS=... or DATA=..., not both"
