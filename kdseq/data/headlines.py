@@ -223,17 +223,15 @@ def _containing(rows, texts):
             raise ValueError(f"_containing: a text shorter than {MIN_CONTAINED} characters")
         for j in range(len(t) - k + 1):
             index.setdefault(t[j:j + k], []).append((j, t))
-    hits = set()
-    for i, r in enumerate(rows):
-        for f in (r[0], r[2]) if len(r) > 2 else (r[0],):
-            if i in hits:
-                break
-            for p in range(0, len(f) - k + 1, step):
-                cands = index.get(f[p:p + k])
-                if cands and any(p >= j and f.startswith(t, p - j) for j, t in cands):
-                    hits.add(i)
-                    break
-    return hits
+
+    def contains(f):
+        for p in range(0, len(f) - k + 1, step):
+            cands = index.get(f[p:p + k])
+            if cands and any(p >= j and f.startswith(t, p - j) for j, t in cands):
+                return True
+        return False
+
+    return {i for i, r in enumerate(rows) if contains(r[0]) or (len(r) > 2 and contains(r[2]))}
 
 
 def _order(rows):

@@ -43,11 +43,10 @@ def write_teacher_meta(model_dir, sha, dict_dir, langs, max_positions):
     """What decoding needs to know of a converted teacher, beside its conversion: its languages, the folder
     and symbols of its dictionaries, its positions. A later regeneration with the same checkpoint reads this
     instead of loading the checkpoint (no fairseq, no torch: seconds of start-up)."""
-    from kdseq.data.binarized import Dictionary, symbols_sha256
     from kdseq.fileio import atomic_write
 
     path = os.path.join(model_dir, TEACHER_META)
-    syms = [symbols_sha256(Dictionary.load(os.path.join(dict_dir, f"dict.{lang}.txt")).symbols) for lang in langs]
+    syms = teacher_dict_shas(dict_dir, langs)
     meta = {"sha256": sha, "dict_dir": os.path.abspath(dict_dir), "langs": list(langs),
             "max_positions": [int(x) for x in max_positions], "source_symbols": syms[0], "target_symbols": syms[1]}
     try:
@@ -57,6 +56,14 @@ def write_teacher_meta(model_dir, sha, dict_dir, langs, max_positions):
     except (OSError, ValueError):
         pass
     atomic_write(path, json.dumps(meta, indent=1, sort_keys=True) + "\n")
+
+
+def teacher_dict_shas(dict_dir, langs):
+    """sha256 of the symbols of ``dict.<lang>.txt`` in ``dict_dir``, for each of the teacher's two languages (what
+    the record keeps of its dictionaries)."""
+    from kdseq.data.binarized import Dictionary, symbols_sha256
+
+    return [symbols_sha256(Dictionary.load(os.path.join(dict_dir, f"dict.{lang}.txt")).symbols) for lang in langs]
 
 
 def read_teacher_meta(sha, cache_root=None):

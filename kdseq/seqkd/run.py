@@ -35,9 +35,9 @@ def converted_teacher(paths, shas, corpus, teacher_data, backend, device, ct2_ca
     the checkpoint is not loaded and neither fairseq nor torch is imported. Otherwise None: the caller loads
     the teacher, which also gives any error its full message. ``paths``/``shas``: the teacher's checkpoints and
     their sha256. Returns a :class:`ConvertedTeacher` or None."""
-    from kdseq.data.binarized import Dictionary, symbols_sha256
+    from kdseq.data.binarized import symbols_sha256
     from kdseq.seqkd.backends import ct2_device
-    from kdseq.seqkd.ct2 import read_teacher_meta
+    from kdseq.seqkd.ct2 import read_teacher_meta, teacher_dict_shas
 
     if backend == "fairseq" or len(paths) != 1:
         return None
@@ -55,8 +55,7 @@ def converted_teacher(paths, shas, corpus, teacher_data, backend, device, ct2_ca
     dict_dir = teacher_data or meta["dict_dir"]
     want = [meta["source_symbols"], meta["target_symbols"]]
     try:
-        teacher_dicts = [symbols_sha256(Dictionary.load(os.path.join(dict_dir, f"dict.{lang}.txt")).symbols)
-                         for lang in meta["langs"]]
+        teacher_dicts = teacher_dict_shas(dict_dir, meta["langs"])
     except (OSError, KdseqError):
         return None
     data_dicts = [symbols_sha256(d.symbols) for d in (corpus.teacher_src_dict, corpus.tgt_dict)]
