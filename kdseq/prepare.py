@@ -7,7 +7,8 @@ interrupted run leaves nothing half-written)::
     raw/{train,valid,test}.{src,tgt}   cleaned plain text, one sentence a line (references for evaluation);
                                        test1, test2, ... with --extra-test
     spm.model, spm.vocab               joint sentencepiece model trained on raw/train
-    spm/{train,valid,test}.{src,tgt}   the same text as sentencepiece pieces
+    spm/{train,valid,test}.{src,tgt}   the same text as sentencepiece pieces (with --truncate-source N: every
+                                       source cut to its first N pieces, the text's lead; raw/ keeps it whole)
     bin/                               fairseq-preprocess output (dict.{src,tgt}.txt identical: joined)
     bin-teacher/                       with --teacher-source-lang L: the source a teacher reads (L) and the
                                        target, binarized with the same dictionary, aligned line by line with
@@ -163,11 +164,13 @@ def check_reuse(spm_model, dictionary):
 
 def prepare(train, valid, test, src_lang, tgt_lang, out_dir, vocab_size=8000, valid_size=1000, test_size=1000,
             drop_overlap=False, max_len=250, character_coverage=None, seed=1, workers=1, force=False,
-            spm_model=None, dictionary=None, teacher_lang=None, extra_tests=(), spm_texts=()):
+            spm_model=None, dictionary=None, teacher_lang=None, extra_tests=(), spm_texts=(), truncate_source=None):
     """Run every stage; returns the counts written to prepare.json. See the module docstring for the layout.
     ``extra_tests``: more held-out test corpora, binarized as splits test1, test2, ... (fairseq's names).
     ``spm_texts``: plain-text files the sentencepiece model also learns from; the dictionary is then every piece of
-    the model (not only those of this corpus), so other corpora of the same task binarize without <unk>."""
+    the model (not only those of this corpus), so other corpora of the same task binarize without <unk>.
+    ``truncate_source``: keep the first N pieces of every source and teacher source (spm/ and bin/; raw/ keeps the
+    whole text), counted as ``{split}_source_truncated``."""
     spm_texts = list(spm_texts or ())
     if spm_texts and spm_model:
         raise KdseqError("--spm-train-text trains a sentencepiece model: it cannot go with --spm-model (reused)")
@@ -180,7 +183,8 @@ def prepare(train, valid, test, src_lang, tgt_lang, out_dir, vocab_size=8000, va
     if (valid is None) != (test is None):
         raise KdseqError("give both --valid and --test, or neither (then they are split off --train at random)")
     for flag, v, lo in (("--vocab-size", vocab_size, 8), ("--valid-size", valid_size, 1),
-                        ("--test-size", test_size, 1), ("--max-len", max_len, 1), ("--workers", workers, 1)):
+                        ("--test-size", test_size, 1), ("--max-len", max_len, 1), ("--workers", workers, 1),
+                        ("--truncate-source", 1 if truncate_source is None else truncate_source, 1)):
         if v < lo:
             raise KdseqError(f"{flag} {v}: must be at least {lo}")
     if character_coverage is not None and not 0.9 <= character_coverage <= 1.0:
@@ -203,7 +207,8 @@ def prepare(train, valid, test, src_lang, tgt_lang, out_dir, vocab_size=8000, va
                 "valid_size": None if valid else valid_size, "test_size": None if valid else test_size,
                 "drop_overlap": drop_overlap, "max_len": max_len, "character_coverage": character_coverage,
                 "seed": seed, "teacher_source_lang": teacher_lang, **({"extra_tests": len(extra)} if extra else {}),
-                **({"spm_train_texts": len(spm_texts)} if spm_texts else {})}
+                **({"spm_train_texts": len(spm_texts)} if spm_texts else {}),
+                **({"truncate_source": truncate_source} if truncate_source else {})}
     inputs = describe_inputs(specs, src_lang, tgt_lang, spm_model, dictionary, teacher_lang)
     for i, path in enumerate(spm_texts):
         if not os.path.isfile(path):
@@ -274,8 +279,13 @@ def prepare(train, valid, test, src_lang, tgt_lang, out_dir, vocab_size=8000, va
         sp = spm.SentencePieceProcessor(model_file=os.path.join(tmp, "spm.model"))
         for split in (*SPLITS, *extra):
             rows = splits[split]
-            pieces = [[" ".join(x) for x in sp.encode([row[c] for row in rows], out_type=str)]
-                      for c in range(len(columns))]
+            encoded = [sp.encode([row[c] for row in rows], out_type=str) for c in range(len(columns))]
+            if truncate_source:  # every column but the target (1) is a source: the student's, the teacher's
+                cut = [i for i in range(len(rows))
+                       if any(len(encoded[c][i]) > truncate_source for c in range(len(columns)) if c != 1)]
+                counts[f"{split}_source_truncated"] = len(cut)
+                encoded = [col if c == 1 else [x[:truncate_source] for x in col] for c, col in enumerate(encoded)]
+            pieces = [[" ".join(x) for x in col] for col in encoded]
             lengths = [max(len(p[i].split()) for p in pieces) for i in range(len(rows))]
             if split == "train":
                 keep = [i for i in range(len(rows)) if lengths[i] <= max_len]

@@ -23,7 +23,8 @@
 #   headline (the ceiling of teacher (a)).
 #
 # Settings: HL_ROWS (training rows per corpus, a random sample; default 20000), TEACHER_UPDATES (default 800),
-# STUDENT_UPDATES (default 500), HEADLINE_MAX (longest headline decoded, pieces; 40), REGEN_EXTRA, TEACHER_PRESET/STUDENT_PRESET (gpu-base/gpu-small with HL_ROWS=0: all rows),
+# STUDENT_UPDATES (default 1000), HL_SOURCE_MAX (the pieces of a text every headline model reads: its lead; 64;
+# 0: the whole text, rows over 250 pieces dropped from training), HEADLINE_MAX (longest headline decoded, pieces; 40), REGEN_EXTRA, TEACHER_PRESET/STUDENT_PRESET (gpu-base/gpu-small with HL_ROWS=0: all rows),
 # VALID_MODULES/TEST_MODULES (held-out help modules, default schart/smath), JOBS (students at once), KDSEQ_SETUP=0.
 # Every stage is skipped when its output exists; a model trained by another command is refused, not reused.
 set -euo pipefail
@@ -35,7 +36,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${TEACHER_PRESET:=cpu-demo}"
 : "${STUDENT_PRESET:=cpu-demo}"
 : "${TEACHER_UPDATES:=800}"
-: "${STUDENT_UPDATES:=500}"
+: "${STUDENT_UPDATES:=1000}"
+: "${HL_SOURCE_MAX:=64}"  # a text is read up to its first HL_SOURCE_MAX pieces (its lead); 0: whole
 : "${VOCAB_SIZE:=8000}"
 : "${REGEN_EXTRA:=}"      # more kdseq-regenerate arguments, last (they override the recipe's filters)
 : "${HEADLINE_MAX:=40}"  # longest headline decoded (pieces): a headline is short whatever its text's length
@@ -46,6 +48,7 @@ start=$(date +%s)
 stamp() { echo "[headline] $(( $(date +%s) - start ))s: $*"; }
 die() { echo "[headline] error: $*" >&2; exit 1; }
 [[ "$HL_ROWS" =~ ^[0-9]+$ ]] || die "HL_ROWS=$HL_ROWS: give a number of rows (0: all)"
+[[ "$HL_SOURCE_MAX" =~ ^[0-9]+$ ]] || die "HL_SOURCE_MAX=$HL_SOURCE_MAX: give a number of pieces (0: the whole text)"
 
 # shellcheck source=demo-env.sh
 source "$ROOT/scripts/demo-env.sh"
@@ -78,10 +81,15 @@ prep() {  # prep NAME SRC TGT [kdseq-prepare args...]: one corpus, valid and tes
 # (spm-text.txt), so its dictionary covers all of them; the others reuse model and dictionary.
 prep translation en zh --vocab-size "$VOCAB_SIZE" --spm-train-text "$TSV/spm-text.txt"
 SPM=(--spm-model "$D/translation/spm.model" --dict "$D/translation/bin/dict.en.txt")
-prep headline-zh zt zh "${SPM[@]}"
-prep headline-en en eh "${SPM[@]}"
-prep student-a en zh --teacher-source-lang eh --extra-test "$TSV/test-debian.tsv" "${SPM[@]}"
-prep student-b en zh --teacher-source-lang zt "${SPM[@]}"
+# Every model that reads a text (not a sentence) reads its lead: the first HL_SOURCE_MAX pieces, in training,
+# regeneration and test alike (Rush et al. 2015 read a news article's first sentence). A long text then costs no
+# more than a short one, and none is dropped from training for its length.
+LEAD=()
+[ "$HL_SOURCE_MAX" = 0 ] || LEAD=(--truncate-source "$HL_SOURCE_MAX")
+prep headline-zh zt zh "${SPM[@]}" ${LEAD[@]+"${LEAD[@]}"}
+prep headline-en en eh "${SPM[@]}" ${LEAD[@]+"${LEAD[@]}"}
+prep student-a en zh --teacher-source-lang eh --extra-test "$TSV/test-debian.tsv" "${SPM[@]}" ${LEAD[@]+"${LEAD[@]}"}
+prep student-b en zh --teacher-source-lang zt "${SPM[@]}" ${LEAD[@]+"${LEAD[@]}"}
 EVAL="$D/student-a/bin"          # both test sets: test (help sections), test1 (Debian)
 ORACLE="$D/student-a/bin-teacher"  # the same rows with the gold English headline as source
 

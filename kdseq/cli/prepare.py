@@ -31,6 +31,10 @@ def get_parser():
     p.add_argument("--character-coverage", type=float, default=None,
                    help="sentencepiece character coverage (default 0.9995 for zh/ja/ko, else 1.0)")
     p.add_argument("--max-len", type=int, default=250, help="drop training pairs longer than this (subwords)")
+    p.add_argument("--truncate-source", type=int, default=None, metavar="N",
+                   help="keep the first N pieces of every source (and teacher source) in every split: a long "
+                        "text's lead, as headline generation reads it (Rush et al. 2015 read the first sentence); "
+                        "then no row is dropped for a long source, and --max-len applies to the cut source")
     p.add_argument("--drop-overlap", action="store_true",
                    help="remove from train the pairs whose source occurs in valid/test, instead of failing")
     p.add_argument("--seed", type=int, default=1)
@@ -55,7 +59,7 @@ def main(argv=None):
                      max_len=a.max_len, character_coverage=a.character_coverage, seed=a.seed,
                      workers=a.workers, force=a.force, spm_model=a.spm_model, dictionary=a.dict,
                      teacher_lang=a.teacher_source_lang, extra_tests=a.extra_test,
-                     spm_texts=a.spm_train_text)
+                     spm_texts=a.spm_train_text, truncate_source=a.truncate_source)
     print(json.dumps(counts, sort_keys=True))
 
 

@@ -154,3 +154,44 @@ def test_extra_test_needs_given_held_out_sets(tmp_path, capsys):
                     write_tsv(tmp_path / "x.tsv", pairs[:5]), "--valid-size", 5, "--test-size", 5)
     assert code == 2 and "--extra-test needs --valid and --test" in capsys.readouterr().err
     assert_clean(tmp_path, out)
+
+
+def test_truncate_source_keeps_the_lead_of_every_source_and_no_row_is_dropped(tmp_path, capsys):
+    """--truncate-source N: every source and teacher source of every split is cut to its first N pieces (the same
+    pieces as the whole text's first N), the target never; a long source then no longer drops its row under
+    --max-len; raw/ keeps the whole text; the count is recorded and another N is a rebuild, not a reuse."""
+    import sentencepiece as spm
+
+    # headline-like rows: a long source (and teacher source), a short target
+    rows = [(s, " ".join(t.split()[:2]), " ".join(reversed(s.split())))
+            for s, t in dict.fromkeys(make_pairs(300, seed=21, min_len=2, max_len=12))]
+    for name, part in (("train", rows[:260]), ("valid", rows[260:280]), ("test", rows[280:])):
+        (tmp_path / f"{name}.tsv").write_text("".join("\t".join(r) + "\n" for r in part), encoding="utf-8")
+    common = ["--valid", tmp_path / "valid.tsv", "--test", tmp_path / "test.tsv", "--vocab-size", 80,
+              "--teacher-source-lang", "et", "--max-len", 6]
+    code, whole = prepare_main([*map(str, ["--train", tmp_path / "train.tsv", *common, "--src-lang", "en",
+                                           "--tgt-lang", "de", "--out-dir", tmp_path / "whole"])]), tmp_path / "whole"
+    assert code == 0, capsys.readouterr().err
+    code, out = run(tmp_path, "--train", tmp_path / "train.tsv", *common, "--truncate-source", 4,
+                    "--spm-model", whole / "spm.model", "--dict", whole / "bin" / "dict.en.txt")
+    assert code == 0, capsys.readouterr().err
+    meta = json.loads((out / "prepare.json").read_text())
+    sp = spm.SentencePieceProcessor(model_file=str(whole / "spm.model"))
+    for split, part in (("valid", rows[260:280]), ("test", rows[280:])):
+        for c, side in ((0, "en"), (2, "teacher.et")):
+            want = [" ".join(sp.encode(r[c], out_type=str)[:4]) for r in part]
+            assert (out / "spm" / f"{split}.{side}").read_text().splitlines() == want
+        assert (out / "spm" / f"{split}.de").read_text().splitlines() == \
+            [" ".join(sp.encode(r[1], out_type=str)) for r in part]  # the target whole
+        assert (out / "raw" / f"{split}.en").read_text().splitlines() == [r[0] for r in part]
+        cut = sum(1 for r in part if max(len(sp.encode(r[0])), len(sp.encode(r[2]))) > 4)
+        assert meta[f"{split}_source_truncated"] == cut > 0
+    # --max-len 6 dropped the rows with a long source from the whole preparation; the cut ones keep them all
+    assert meta["train_pairs"] == 260 > json.loads((whole / "prepare.json").read_text())["train_pairs"]
+    assert meta["train_dropped_too_long"] == 0
+    assert meta["settings"]["truncate_source"] == 4
+    assert run(tmp_path, "--train", tmp_path / "train.tsv", *common, "--truncate-source", 5, "--spm-model",
+               whole / "spm.model", "--dict", whole / "bin" / "dict.en.txt")[0] == 2
+    assert "--truncate-source: was 4, now 5" in capsys.readouterr().err
+    code, _ = run(tmp_path, "--train", tmp_path / "train.tsv", "--truncate-source", 0)
+    assert code == 2 and "--truncate-source 0: must be at least 1" in capsys.readouterr().err
