@@ -197,7 +197,7 @@ def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, na
                "sentences": stats["sentences"], "target_tokens": stats["target_tokens"], "wall_s": stats["wall_s"],
                "sent_per_s": stats["sentences"] / stats["wall_s"],
                "tgt_tokens_per_s": stats["target_tokens"] / stats["wall_s"], "reference": reference,
-               "truncated_sources": stats["truncated_sources"]}
+               "truncated_sources": stats["truncated_sources"], "distinct_hypotheses": len(set(texts))}
         res.update(metrics.score(texts, refs, tgt_lang))
         if output_dir:
             try:
@@ -218,10 +218,13 @@ COLUMNS = [("name", "model", "{}"), ("decoder", "decoder", "{}"), ("beam", "beam
            ("params", "params", "{:,}"), ("device", "device", "{}")]
 
 
-# headline generation: ROUGE first (character ROUGE for Chinese), the test set named
+# headline generation: ROUGE first (character ROUGE for Chinese), the test set named, and how many different
+# headlines the model wrote: a model that writes one string for every text still scores the characters it shares
+# with the references, and only this column shows it
 HEADLINE_COLUMNS = [("name", "model", "{}"), ("split", "test set", "{}"), ("beam", "beam", "{}"),
                     ("rouge1", "R-1", "{:.2f}"), ("rouge2", "R-2", "{:.2f}"), ("rougeL", "R-L", "{:.2f}"),
-                    ("bleu", "BLEU", "{:.2f}"), ("sent_per_s", "sent/s", "{:.1f}"), ("params", "params", "{:,}")]
+                    ("bleu", "BLEU", "{:.2f}"), ("distinct", "distinct", "{}"), ("sent_per_s", "sent/s", "{:.1f}"),
+                    ("params", "params", "{:,}")]
 
 
 def decoder_label(r):
@@ -229,12 +232,19 @@ def decoder_label(r):
     return f"{r.get('backend', 'fairseq')} {r.get('compute_type', 'float16' if r.get('fp16') else 'float32')}"
 
 
+def distinct_label(r):
+    """'12 / 1,024': distinct hypotheses of all ('?' for a result written before they were counted, without its
+    .hyp file beside it)."""
+    d = r.get("distinct_hypotheses")
+    return f"{'?' if d is None else f'{d:,}'} / {r['sentences']:,}" if "sentences" in r else "?"
+
+
 def markdown_table(results, columns=None):
     """A markdown table of results (dicts as written by :func:`evaluate`), followed by the signatures."""
     columns = columns or COLUMNS
     lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
     for r in results:
-        r = dict(r, decoder=decoder_label(r))
+        r = dict(r, decoder=decoder_label(r), distinct=distinct_label(r))
         lines.append("| " + " | ".join(fmt.format(r[k]) for k, _, fmt in columns) + " |")
     lines.append("")
     for metric, key in (("BLEU", "bleu_signature"), ("chrF", "chrf_signature")):
@@ -253,5 +263,11 @@ def load_results(paths):
         missing = [k for k, _, _ in COLUMNS if k not in r and k != "decoder"]
         if missing:
             raise KdseqError(f"{p}: not a kdseq-evaluate JSON result (missing {', '.join(missing)})")
+        hyp = p[:-len(".json")] + ".hyp" if p.endswith(".json") else None
+        if "distinct_hypotheses" not in r and hyp and os.path.isfile(hyp):  # a result of before the count
+            with open(hyp, encoding="utf-8", newline="") as f:  # exactly as written: one "\n" a hypothesis
+                lines = f.read().split("\n")[:-1]
+            if len(lines) == r.get("sentences"):
+                r["distinct_hypotheses"] = len(set(lines))
         results.append(r)
     return results

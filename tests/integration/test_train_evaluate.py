@@ -21,6 +21,7 @@ def test_evaluate_greedy_and_beam(toy_prepared, toy_teacher, tmp_path):
         assert exact > 0.3 * len(refs)
         assert r["params"] > 0 and r["sent_per_s"] > 0 and r["tgt_tokens_per_s"] > 0
         assert r["bleu_signature"].startswith("nrefs:1") and "rougeL" in r
+        assert r["distinct_hypotheses"] == len(set(hyps)) > 1
     table = cli("kdseq-report", tmp_path / "toy.test.beam1.json", tmp_path / "toy.test.beam4.json").stdout
     assert table.count("| toy |") == 2
     assert "BLEU signature: nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp" in table
