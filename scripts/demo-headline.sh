@@ -23,7 +23,7 @@
 #   headline (the ceiling of teacher (a)).
 #
 # Settings: HL_ROWS (training rows per corpus, a random sample; default 20000), TEACHER_UPDATES (default 800),
-# STUDENT_UPDATES (default 1000), HL_SOURCE_MAX (the pieces of a text every headline model reads: its lead; 32;
+# STUDENT_UPDATES (default 1000), HL_SOURCE_MAX (the pieces of a text every headline model reads: its lead; 64;
 # 0: the whole text, rows over 250 pieces dropped from training), HEADLINE_MAX (longest headline decoded, pieces; 40), REGEN_EXTRA, TEACHER_PRESET/STUDENT_PRESET (gpu-base/gpu-small with HL_ROWS=0: all rows),
 # VALID_MODULES/TEST_MODULES (held-out help modules, default schart/smath), JOBS (students at once), KDSEQ_SETUP=0.
 # Every stage is skipped when its output exists; a model trained by another command is refused, not reused.
@@ -37,7 +37,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${STUDENT_PRESET:=cpu-demo}"
 : "${TEACHER_UPDATES:=800}"
 : "${STUDENT_UPDATES:=1000}"
-: "${HL_SOURCE_MAX:=32}"  # a text is read up to its first HL_SOURCE_MAX pieces (its lead); 0: whole
+: "${HL_SOURCE_MAX:=64}"  # a text is read up to its first HL_SOURCE_MAX pieces (its lead); 0: whole
 : "${VOCAB_SIZE:=8000}"
 : "${REGEN_EXTRA:=}"      # more kdseq-regenerate arguments, last (they override the recipe's filters)
 : "${HEADLINE_MAX:=40}"  # longest headline decoded (pieces): a headline is short whatever its text's length
