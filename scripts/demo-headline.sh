@@ -22,8 +22,9 @@
 #   headline-then-translate (headline-en then teacher-mt); oracle: teacher-mt translating the gold English
 #   headline (the ceiling of teacher (a)).
 #
-# Settings: HL_ROWS (training rows per corpus, a random sample; default 20000), TEACHER_UPDATES (default 800),
-# STUDENT_UPDATES (default 1000), HL_SOURCE_MAX (the pieces of a text every headline model reads: its lead; 64;
+# Settings: HL_ROWS (training rows per corpus, a random sample; default 20000), TEACHER_UPDATES (teacher-mt; 800),
+# HL_TEACHER_UPDATES (teacher-hl, headline-en; 600), STUDENT_UPDATES (default 800), HL_SOURCE_MAX (the pieces of a
+# text every headline model reads: its lead; 32;
 # 0: the whole text, rows over 250 pieces dropped from training), HEADLINE_MAX (longest headline decoded, pieces; 40), REGEN_EXTRA, TEACHER_PRESET/STUDENT_PRESET (gpu-base/gpu-small with HL_ROWS=0: all rows),
 # VALID_MODULES/TEST_MODULES (held-out help modules, default schart/smath), JOBS (students at once), KDSEQ_SETUP=0.
 # Every stage is skipped when its output exists; a model trained by another command is refused, not reused.
@@ -35,9 +36,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${HL_ROWS:=20000}"
 : "${TEACHER_PRESET:=cpu-demo}"
 : "${STUDENT_PRESET:=cpu-demo}"
-: "${TEACHER_UPDATES:=800}"
-: "${STUDENT_UPDATES:=1000}"
-: "${HL_SOURCE_MAX:=64}"  # a text is read up to its first HL_SOURCE_MAX pieces (its lead); 0: whole
+: "${TEACHER_UPDATES:=800}"      # teacher-mt (reads sentences)
+: "${HL_TEACHER_UPDATES:=600}"   # teacher-hl and headline-en (read leads: about 50 texts a batch)
+: "${STUDENT_UPDATES:=800}"
+: "${HL_SOURCE_MAX:=32}"  # a text is read up to its first HL_SOURCE_MAX pieces (its lead); 0: whole
 : "${VOCAB_SIZE:=8000}"
 : "${REGEN_EXTRA:=}"      # more kdseq-regenerate arguments, last (they override the recipe's filters)
 : "${HEADLINE_MAX:=40}"  # longest headline decoded (pieces): a headline is short whatever its text's length
@@ -48,6 +50,9 @@ start=$(date +%s)
 stamp() { echo "[headline] $(( $(date +%s) - start ))s: $*"; }
 die() { echo "[headline] error: $*" >&2; exit 1; }
 [[ "$HL_ROWS" =~ ^[0-9]+$ ]] || die "HL_ROWS=$HL_ROWS: give a number of rows (0: all)"
+for v in TEACHER_UPDATES HL_TEACHER_UPDATES STUDENT_UPDATES; do
+  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v=${!v}: give a number of updates"
+done
 [[ "$HL_SOURCE_MAX" =~ ^[0-9]+$ ]] || die "HL_SOURCE_MAX=$HL_SOURCE_MAX: give a number of pieces (0: the whole text)"
 
 # shellcheck source=demo-env.sh
@@ -109,14 +114,14 @@ train() {  # train NAME SCRIPT ARGS...: once; a rerun by another command is refu
     echo "$want" > "$MODELS/$name/.done"
   fi
 }
-T_ARGS=(--max-update "$TEACHER_UPDATES" --validate-interval-updates "$(( (TEACHER_UPDATES + 1) / 2 ))"
-        --save-interval-updates "$(( (TEACHER_UPDATES + 1) / 2 ))")
-S_ARGS=(--max-update "$STUDENT_UPDATES" --validate-interval-updates "$(( (STUDENT_UPDATES + 1) / 2 ))"
-        --save-interval-updates "$(( (STUDENT_UPDATES + 1) / 2 ))")
-teacher_job() { train "$1" "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$D/$2/bin" "$MODELS/$1" "${T_ARGS[@]}"; }
-job_t_mt() { teacher_job teacher-mt translation; }
-job_t_hl() { teacher_job teacher-hl headline-zh; }
-job_t_en() { teacher_job headline-en headline-en; }
+updates() { echo --max-update "$1" --validate-interval-updates "$(( ($1 + 1) / 2 ))" --save-interval-updates "$(( ($1 + 1) / 2 ))"; }
+read -ra T_ARGS <<< "$(updates "$TEACHER_UPDATES")"
+read -ra HL_T_ARGS <<< "$(updates "$HL_TEACHER_UPDATES")"
+read -ra S_ARGS <<< "$(updates "$STUDENT_UPDATES")"
+teacher_job() { train "$1" "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$D/$2/bin" "$MODELS/$1" "${@:3}"; }
+job_t_mt() { teacher_job teacher-mt translation "${T_ARGS[@]}"; }
+job_t_hl() { teacher_job teacher-hl headline-zh "${HL_T_ARGS[@]}"; }
+job_t_en() { teacher_job headline-en headline-en "${HL_T_ARGS[@]}"; }
 run_jobs() {  # a pool of JOBS at once, each with its share of the cores: the next starts as soon as one ends
   local threads=$(( $(nproc) / JOBS )) running=0 job fail=0
   [ "$threads" -ge 1 ] || threads=1
