@@ -277,6 +277,7 @@ def prepare(train, valid, test, src_lang, tgt_lang, out_dir, vocab_size=8000, va
         import sentencepiece as spm
 
         sp = spm.SentencePieceProcessor(model_file=os.path.join(tmp, "spm.model"))
+        pieces = {}
         for split in (*SPLITS, *extra):
             rows = splits[split]
             encoded = [sp.encode([row[c] for row in rows], out_type=str) for c in range(len(columns))]
@@ -285,20 +286,32 @@ def prepare(train, valid, test, src_lang, tgt_lang, out_dir, vocab_size=8000, va
                        if any(len(encoded[c][i]) > truncate_source for c in range(len(columns)) if c != 1)]
                 counts[f"{split}_source_truncated"] = len(cut)
                 encoded = [col if c == 1 else [x[:truncate_source] for x in col] for c, col in enumerate(encoded)]
-            pieces = [[" ".join(x) for x in col] for col in encoded]
-            lengths = [max(len(p[i].split()) for p in pieces) for i in range(len(rows))]
-            if split == "train":
-                keep = [i for i in range(len(rows)) if lengths[i] <= max_len]
-                counts["train_dropped_too_long"] = len(rows) - len(keep)
-                if len(keep) < len(rows):
-                    pieces = [[p[i] for i in keep] for p in pieces]
-                    for c, name in enumerate(columns):
-                        write_lines(os.path.join(tmp, "raw", f"train.{name}"), [rows[i][c] for i in keep])
-            else:
-                counts[f"{split}_longer_than_max_len"] = sum(1 for n in lengths if n > max_len)
-            counts[f"{split}_pairs"] = len(pieces[0])
+            pieces[split] = [[" ".join(x) for x in col] for col in encoded]
+        rows = splits["train"]
+        lengths = [max(len(p[i].split()) for p in pieces["train"]) for i in range(len(rows))]
+        keep = [i for i in range(len(rows)) if lengths[i] <= max_len]
+        counts["train_dropped_too_long"] = len(rows) - len(keep)
+        if truncate_source:  # two texts with the same lead are the same input: held-out leads stay out of train
+            held = {src for split in ("valid", "test", *extra) for src in pieces[split][0]}
+            same = [i for i in keep if pieces["train"][0][i] in held]
+            if same and not drop_overlap:
+                raise KdseqError(
+                    f"{len(same)} training sources have the same first {truncate_source} pieces (--truncate-source) "
+                    f"as a valid or test source (first: {rows[same[0]][0][:80]!r}): the model would read the same "
+                    "text in training and test. Pass --drop-overlap to remove them from train")
+            counts["train_dropped_same_lead_as_held_out"] = len(same)
+            keep = [i for i in keep if pieces["train"][0][i] not in held]
+        if len(keep) < len(rows):
+            pieces["train"] = [[p[i] for i in keep] for p in pieces["train"]]
             for c, name in enumerate(columns):
-                write_lines(os.path.join(tmp, "spm", f"{split}.{name}"), pieces[c])
+                write_lines(os.path.join(tmp, "raw", f"train.{name}"), [rows[i][c] for i in keep])
+        for split in (*SPLITS, *extra):
+            if split != "train":
+                counts[f"{split}_longer_than_max_len"] = sum(
+                    1 for i in range(len(splits[split])) if max(len(p[i].split()) for p in pieces[split]) > max_len)
+            counts[f"{split}_pairs"] = len(pieces[split][0])
+            for c, name in enumerate(columns):
+                write_lines(os.path.join(tmp, "spm", f"{split}.{name}"), pieces[split][c])
         binarize(os.path.join(tmp, "spm"), os.path.join(tmp, "bin"), src_lang, tgt_lang, workers, dictionary, extra)
         if teacher_lang:  # the teacher's source with the target, binarized with the same (joined) dictionary
             text = os.path.join(tmp, ".teacher-text")

@@ -195,3 +195,30 @@ def test_truncate_source_keeps_the_lead_of_every_source_and_no_row_is_dropped(tm
     assert "--truncate-source: was 4, now 5" in capsys.readouterr().err
     code, _ = run(tmp_path, "--train", tmp_path / "train.tsv", "--truncate-source", 0)
     assert code == 2 and "--truncate-source 0: must be at least 1" in capsys.readouterr().err
+
+
+def test_a_training_text_with_a_held_out_lead_is_refused_then_dropped(tmp_path, capsys):
+    """With --truncate-source, two texts that differ only after their first N pieces are the same input: a training
+    text with a test text's lead is refused (named), and with --drop-overlap removed from train and counted."""
+    pairs = list(dict.fromkeys(make_pairs(200, seed=31, min_len=6, max_len=10)))
+    test = pairs[180:190]
+    src, tgt = test[0]
+    twin = (src + " " + src, tgt + " " + tgt)  # the same lead, another (longer) text: not equal as raw text
+    train = write_tsv(tmp_path / "train.tsv", pairs[:170] + [twin])
+    common = ["--train", train, "--valid", write_tsv(tmp_path / "valid.tsv", pairs[170:180]),
+              "--test", write_tsv(tmp_path / "test.tsv", test), "--vocab-size", 80, "--truncate-source", 3]
+    code, out = run(tmp_path, *common)
+    err = capsys.readouterr().err
+    assert code == 2 and "training sources have the same first 3 pieces (--truncate-source) as a valid or test" in err
+    assert "--drop-overlap" in err
+    assert_clean(tmp_path, out)
+    code, out = run(tmp_path, *common, "--drop-overlap")
+    assert code == 0, capsys.readouterr().err
+    meta = json.loads((out / "prepare.json").read_text())
+    assert meta["train_dropped_same_lead_as_held_out"] >= 1
+    raw = (out / "raw" / "train.en").read_text().splitlines()
+    assert twin[0] not in raw and len(raw) == meta["train_pairs"]
+    spm_train = set((out / "spm" / "train.en").read_text().splitlines())
+    held = set((out / "spm" / "test.en").read_text().splitlines()) | set(
+        (out / "spm" / "valid.en").read_text().splitlines())
+    assert not spm_train & held
