@@ -5,7 +5,8 @@ dictionaries, ready for fairseq-train.
   kdseq-regenerate DATA_BIN --teacher-path T.pt --out-dir OUT                    # seq-KD: OUT/best/bin
   kdseq-regenerate DATA_BIN --teacher-path T.pt --out-dir OUT --nbest 5 --select best,bleu  # + seq-inter
   kdseq-regenerate ... --num-shards 4 --shard-id 2     # on each of 4 machines (one folder, or copy chunks/)
-  kdseq-regenerate ... --num-shards 4 --merge          # then once: restore the order and binarize
+  kdseq-regenerate DATA_BIN --out-dir OUT --merge      # then once: restore the order and binarize (no teacher,
+                                                       # no GPU, no decode flags: state.json has them)
   kdseq-regenerate DATA_BIN --teacher-source TEACHER_BIN ...  # the teacher reads another aligned source
 
 A killed run, rerun with the same command, continues from the last finished chunk.
@@ -21,7 +22,8 @@ def get_parser():
     p = argparse.ArgumentParser(prog="kdseq-regenerate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("data", help="binarized data folder whose SPLIT the teacher translates (e.g. <prepared>/bin)")
-    p.add_argument("--teacher-path", required=True, help="teacher checkpoint, or an ensemble joined by ':'")
+    p.add_argument("--teacher-path", help="teacher checkpoint, or an ensemble joined by ':' (--merge needs none; "
+                                          "given, it must be the one the shards decoded with)")
     p.add_argument("--teacher-data", help="the teacher's data folder, if it moved since training (dictionaries)")
     p.add_argument("--out-dir", required=True, help="work and output folder (layout: kdseq/seqkd/__init__.py)")
     p.add_argument("--teacher-source", help="a binarized folder with the same split, aligned line by line, whose "
@@ -55,7 +57,8 @@ def get_parser():
     g.add_argument("--num-shards", type=int, default=1)
     g.add_argument("--shard-id", type=int, default=0)
     g.add_argument("--merge", action="store_true",
-                   help="decode nothing: put every shard's chunks together and write the outputs")
+                   help="decode nothing: put every shard's chunks together and write the outputs; the decode "
+                        "settings (backend, compute type, beam, chunk size...) are read from state.json")
     g.add_argument("--max-chunks", type=int, help="decode at most this many chunks in this run, then stop")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = p.add_argument_group("outputs")
@@ -100,9 +103,21 @@ def check_args(p, a):
     for s in a.select:
         if s not in SELECTORS:
             p.error(f"--select {s}: choose from {', '.join(SELECTORS)}")
-    if any(s != "best" for s in a.select) and a.nbest == 1:
+    if any(s != "best" for s in a.select) and a.nbest == 1 and not a.merge:  # a merge: state.json's n-best
         p.error(f"--select {','.join(a.select)}: seq-inter picks among n-best hypotheses; give --nbest > 1 "
                 "(e.g. --nbest 5)")
+
+
+def build_config(a):
+    """The :class:`RegenerateConfig` of parsed flags."""
+    from kdseq.seqkd.config import Inputs, Outputs, RegenerateConfig, Runtime, Search, Work
+
+    return RegenerateConfig(
+        inputs=Inputs(a.data, a.out_dir, a.teacher_path, a.split, a.teacher_data, a.teacher_source),
+        search=Search(a.beam, a.nbest, a.lenpen, a.max_len_a, a.max_len_b),
+        runtime=Runtime(a.backend, a.device, a.compute_type, a.max_tokens, a.max_sentences, a.threads, a.ct2_cache),
+        work=Work(a.chunk_size, a.num_shards, a.shard_id, a.merge, a.max_chunks, not a.no_progress),
+        outputs=Outputs(tuple(a.select), a.max_len_ratio, a.max_repeats, a.keep_original, a.headline_ratio))
 
 
 @user_errors("kdseq-regenerate")
@@ -112,15 +127,9 @@ def main(argv=None):
     p = get_parser()
     a = p.parse_args(argv)
     check_args(p, a)
-    summary = regenerate(
-        a.data, a.teacher_path, a.out_dir, split=a.split, teacher_data=a.teacher_data,
-        teacher_source=a.teacher_source, backend=a.backend, device=a.device, compute_type=a.compute_type,
-        beam=a.beam, nbest=a.nbest, lenpen=a.lenpen, max_len_a=a.max_len_a, max_len_b=a.max_len_b,
-        max_tokens=a.max_tokens, max_sentences=a.max_sentences, threads=a.threads, ct2_cache=a.ct2_cache,
-        chunk_size=a.chunk_size, num_shards=a.num_shards, shard_id=a.shard_id, merge=a.merge,
-        max_chunks=a.max_chunks, progress=not a.no_progress, select=a.select, max_len_ratio=a.max_len_ratio,
-        max_repeats=a.max_repeats, keep_original=a.keep_original, headline_ratio=a.headline_ratio)
-    print(json.dumps(summary, sort_keys=True))
+    if not a.teacher_path and not a.merge:
+        p.error("--teacher-path is required (only --merge does without a teacher)")
+    print(json.dumps(regenerate(build_config(a)), sort_keys=True))
 
 
 def cli_main():

@@ -15,16 +15,15 @@ class FairseqBackend:
 
     name = "fairseq"
 
-    def __init__(self, teacher, corpus, beam, nbest, lenpen, max_len_a, max_len_b, device, fp16):
+    def __init__(self, teacher, corpus, search, device, fp16):
         import torch
 
         from kdseq.decode import build_generator
 
-        self.corpus, self.device, self.nbest = corpus, device, nbest
+        self.corpus, self.device, self.nbest = corpus, device, search.nbest
         teacher.to(torch.device(device), torch.float16 if fp16 else torch.float32)
         self.models = teacher.models
-        self.generator = build_generator(corpus.teacher_task, self.models, beam, lenpen, max_len_a, max_len_b,
-                                         nbest)
+        self.generator = build_generator(corpus.teacher_task, self.models, search)
         self.compute_type = "float16" if fp16 else "float32"
 
     def decode_batches(self, batches):
@@ -62,13 +61,12 @@ class CTranslate2Backend:
 
     name = "ctranslate2"
 
-    def __init__(self, model_dir, corpus, beam, nbest, lenpen, max_len_a, max_len_b, device, compute_type,
-                 threads, max_target=1024):
+    def __init__(self, model_dir, corpus, search, device, compute_type, threads, max_target=1024):
+        """``search``: a :class:`kdseq.seqkd.config.Search` (its beam may be replaced between decodes)."""
         import ctranslate2
 
-        self.corpus, self.beam, self.nbest, self.lenpen = corpus, beam, nbest, lenpen
+        self.corpus, self.search = corpus, search
         self.max_output = max_target - 1  # as fairseq's generator: never past the decoder's positions
-        self.max_len_a, self.max_len_b = max_len_a, max_len_b
         self.compute_type = compute_type
         inter, intra = (threads, 1) if device == "cpu" else (1, 1)
         try:
@@ -83,9 +81,10 @@ class CTranslate2Backend:
     def _submit(self, batch):
         src = [[self.src_symbols[t] for t in self.corpus.teacher_ids(i)] for i in batch]
         longest = max(len(s) for s in src) + 1  # fairseq counts the source EOS
+        s = self.search
         return self.translator.translate_batch(
-            src, beam_size=self.beam, num_hypotheses=self.nbest, length_penalty=self.lenpen, return_scores=True,
-            max_decoding_length=min(int(self.max_len_a * longest + self.max_len_b), self.max_output),
+            src, beam_size=s.beam, num_hypotheses=s.nbest, length_penalty=s.lenpen, return_scores=True,
+            max_decoding_length=min(int(s.max_len_a * longest + s.max_len_b), self.max_output),
             max_input_length=0,
             asynchronous=True)
 
@@ -121,10 +120,11 @@ def ct2_device(device):
     return None
 
 
-def make_backend(want, corpus, teacher, teacher_sha, beam, nbest, lenpen, max_len_a, max_len_b, device="auto",
-                 compute_type="auto", threads=0, ct2_cache=None, max_target=1024):
-    """The backend ``want`` asks for; 'auto' is CTranslate2 where it can decode the teacher, otherwise fairseq
-    with a one-line reason. Returns (backend, info dict with convert_s and device)."""
+def make_backend(corpus, teacher, teacher_sha, search, runtime, max_target=1024):
+    """The backend ``runtime.backend`` asks for; 'auto' is CTranslate2 where it can decode the teacher, otherwise
+    fairseq with a one-line reason. ``search``/``runtime``: :mod:`kdseq.seqkd.config`. Returns (backend, info dict
+    with convert_s and device)."""
+    want, device, compute_type = runtime.backend, runtime.device, runtime.compute_type
     info = {"convert_s": 0.0}
     reason = None
     if want in ("auto", "ctranslate2"):
@@ -141,7 +141,7 @@ def make_backend(want, corpus, teacher, teacher_sha, beam, nbest, lenpen, max_le
         if reason is None:
             try:
                 model_dir, info["convert_s"] = convert_to_ct2(
-                    teacher.paths[0], teacher_sha[0], teacher.dict_dirs[0], *teacher.langs[0], ct2_cache)
+                    teacher.paths[0], teacher_sha[0], teacher.dict_dirs[0], *teacher.langs[0], runtime.ct2_cache)
             except KdseqError:
                 raise
             except Exception as e:  # the converter raises ValueError/AssertionError for what it cannot convert
@@ -154,18 +154,17 @@ def make_backend(want, corpus, teacher, teacher_sha, beam, nbest, lenpen, max_le
             dev = device if device != "auto" else ("cuda" if ct2_cuda_available() else "cpu")
             compute = default_compute_type(dev, compute_type)
             info.update(model_dir=model_dir, device=dev)
-            return CTranslate2Backend(model_dir, corpus, beam, nbest, lenpen, max_len_a, max_len_b, dev, compute,
-                                      threads or os.cpu_count() or 1, max_target), info
+            return CTranslate2Backend(model_dir, corpus, search, dev, compute, runtime.workers(), max_target), info
     import torch
 
     dev = device if device != "auto" else ("cuda" if _torch_gpu() else "cpu")
     if compute_type not in ("auto", "float32", "float16"):
         raise KdseqError(f"--compute-type {compute_type}: the fairseq backend decodes in float32 or float16")
     fp16 = compute_type == "float16" or (compute_type == "auto" and dev == "cuda")
-    if threads:
-        torch.set_num_threads(threads)
+    if runtime.threads:
+        torch.set_num_threads(runtime.threads)
     info["device"] = dev
-    return FairseqBackend(teacher, corpus, beam, nbest, lenpen, max_len_a, max_len_b, dev, fp16), info
+    return FairseqBackend(teacher, corpus, search, dev, fp16), info
 
 
 def _torch_gpu():

@@ -71,10 +71,11 @@ def check_state(out_dir, state):
                          "with the same settings, or give another --out-dir")
 
 
-def decode_chunks(backend, corpus, out_dir, chunk_size, num_shards, shard_id, max_tokens, max_sentences,
-                  max_chunks=None, progress=True):
-    """Decode this shard's chunks that have no file yet. Returns (sentences decoded, target tokens, seconds)."""
-    n = len(corpus)
+def decode_chunks(backend, corpus, out_dir, work, max_tokens, max_sentences):
+    """Decode this shard's chunks that have no file yet (``work``: a :class:`kdseq.seqkd.config.Work`). Returns
+    (sentences decoded, target tokens, seconds)."""
+    n, chunk_size, num_shards, shard_id = len(corpus), work.chunk_size, work.num_shards, work.shard_id
+    max_chunks, progress = work.max_chunks, work.progress
     missing, n_chunks = missing_chunks(out_dir, corpus, chunk_size)
     todo = [c for c in missing if c % num_shards == shard_id]
     mine = sum(1 for c in range(n_chunks) if c % num_shards == shard_id)

@@ -7,16 +7,11 @@ or torch (seconds of start-up per command). The fairseq task and dataset are bui
 import logging
 import os
 
-from kdseq.data.binarized import (Dictionary, IndexedSeqs, check_binarized_folder, fingerprint_seqs,
-                                  infer_language_pair, split_prefix)
+from kdseq.data.binarized import (Dictionary, IndexedSeqs, check_binarized_folder, check_same_dictionary,
+                                  fingerprint_seqs, infer_language_pair, split_prefix)
 from kdseq.errors import KdseqError
 
 log = logging.getLogger(__name__)
-
-
-def detok(pieces):
-    """sentencepiece pieces (a list of strings) -> text, as fairseq's ``--post-process sentencepiece``."""
-    return "".join(pieces).replace("\u2581", " ").strip()
 
 
 class Side:
@@ -55,8 +50,6 @@ class Corpus:
     split and as many sentences) the teacher reads that folder's sources instead of the student's."""
 
     def __init__(self, data_dir, split, teacher_source=None):
-        from kdseq.teacher import check_same_dictionary
-
         self.data_dir, self.split, self.teacher_source = data_dir, split, teacher_source
         self.side = Side(data_dir, split, "DATA")
         self.src_lang, self.tgt_lang = self.side.src_lang, self.side.tgt_lang

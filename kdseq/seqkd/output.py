@@ -6,7 +6,7 @@ import shutil
 from kdseq.data.binarized import write_indexed
 from kdseq.errors import KdseqError
 from kdseq.fileio import staged_dir
-from kdseq.seqkd.corpus import detok
+from kdseq.text import ids_to_text
 from kdseq.seqkd.filters import degenerate_reason
 from kdseq.seqkd.scoring import first_argmax, nbest_scores, sentence_scorer
 
@@ -29,12 +29,35 @@ def write_teacher_side(corpus, dest, teacher_out, tgt_out):
             shutil.copy(os.path.join(corpus.teacher_source, name), dest)
 
 
-def merge(corpus, rows, out_dir, select, max_len_ratio, max_repeats, keep_original, teacher_dict_dir, meta,
-          scores=None, headline_ratio=0.0):
-    """Write ``out_dir/<select>/`` (see the module docstring) atomically. Returns its counts. ``scores``: the
-    :func:`nbest_scores` of ``rows`` for ``select`` (unless ``best``) and ``bleu``, computed here if not given."""
+def teacher_dict_file(out_dir, tgt_lang):
+    """Where a regeneration folder keeps the teacher's target dictionary: a merge copies it into every output
+    without loading the teacher (see :func:`keep_teacher_dict`)."""
+    return os.path.join(out_dir, f"dict.{tgt_lang}.txt")
+
+
+def keep_teacher_dict(out_dir, teacher_dict_dir, tgt_lang):
+    """Copy the teacher's ``dict.<tgt>.txt`` into the regeneration folder (once; the same bytes on every shard)."""
+    from kdseq.fileio import atomic_write
+
+    dest = teacher_dict_file(out_dir, tgt_lang)
+    with open(os.path.join(teacher_dict_dir, f"dict.{tgt_lang}.txt"), encoding="utf-8", newline="") as f:
+        text = f.read()
+    if os.path.exists(dest):
+        with open(dest, encoding="utf-8", newline="") as f:
+            if f.read() == text:
+                return
+    atomic_write(dest, text)
+
+
+def merge(corpus, rows, out_dir, select, outputs, meta, scores=None):
+    """Write ``out_dir/<select>/`` (see the module docstring) atomically. Returns its counts. ``outputs``: the
+    filters (:class:`kdseq.seqkd.config.Outputs`); ``meta``: what regenerate.json records of the decode;
+    ``scores``: the :func:`nbest_scores` of ``rows`` for ``select`` (unless ``best``) and ``bleu``, computed here
+    if not given. The teacher's target dictionary is read from :func:`teacher_dict_file`."""
     from kdseq.metrics import sacrebleu_tokenize  # noqa: F401  (imports sacrebleu early: clear error if absent)
 
+    max_len_ratio, max_repeats, keep_original = outputs.max_len_ratio, outputs.max_repeats, outputs.keep_original
+    headline_ratio = outputs.headline_ratio
     split, src_lang, tgt_lang = corpus.split, corpus.src_lang, corpus.tgt_lang
     tgt_sym, src_sym = corpus.tgt_dict.symbols, corpus.src_dict.symbols
     teacher_sym = corpus.teacher_src_dict.symbols
@@ -103,17 +126,15 @@ def merge(corpus, rows, out_dir, select, max_len_ratio, max_repeats, keep_origin
                 for s in seqs:
                     p = [sym[t] for t in s]
                     ft.write(" ".join(p) + "\n")
-                    fr.write(detok(p) + "\n")
+                    fr.write(ids_to_text(s, sym) + "\n")
         # the student's source dictionary; the teacher's target dictionary (checked equal to the data's)
         shutil.copy(os.path.join(corpus.data_dir, f"dict.{src_lang}.txt"), bin_dir)
-        shutil.copy(os.path.join(teacher_dict_dir, f"dict.{corpus.tgt_lang}.txt"), bin_dir)
+        shutil.copy(teacher_dict_file(out_dir, tgt_lang), bin_dir)
         for name in sorted(os.listdir(corpus.data_dir)):  # the other splits (gold valid/test), unchanged
             if name.endswith((".bin", ".idx")) and not name.startswith(f"{split}.{pair}."):
                 shutil.copy(os.path.join(corpus.data_dir, name), bin_dir)
         if corpus.teacher_source:  # the teacher's sources of the kept pairs: word-level KD on this corpus reads them
             write_teacher_side(corpus, os.path.join(tmp, "bin-teacher"), teacher_out, tgt_out)
         with open(os.path.join(tmp, "regenerate.json"), "w") as f:
-            json.dump({**meta, "select": select, "max_len_ratio": max_len_ratio, "max_repeats": max_repeats,
-                       "headline_ratio": headline_ratio,
-                       "keep_original": keep_original, **counts}, f, indent=1, sort_keys=True)
+            json.dump({**meta, "select": select, **outputs.record(), **counts}, f, indent=1, sort_keys=True)
     return counts

@@ -3,6 +3,7 @@
 import logging
 import os
 import time
+from dataclasses import asdict
 
 from kdseq.errors import KdseqError
 from kdseq.fileio import check_output_dir, file_sha256, inside
@@ -64,97 +65,173 @@ def converted_teacher(paths, shas, corpus, teacher_data, backend, device, ct2_ca
     return ConvertedTeacher(paths[0], dict_dir, meta, model_dir, dev)
 
 
-def regenerate(data, teacher_path, out_dir, split="train", teacher_data=None, teacher_source=None,
-               backend="auto", device="auto", compute_type="auto", beam=5, nbest=1, lenpen=1.0, max_len_a=1.2,
-               max_len_b=10, max_tokens=None, max_sentences=None, threads=0, ct2_cache=None, chunk_size=2000,
-               num_shards=1, shard_id=0, merge=False, max_chunks=None, progress=True, select=("best",),
-               max_len_ratio=3.0, max_repeats=4, keep_original=False, headline_ratio=0.0):
-    """Regenerate ``split`` of the binarized folder ``data`` with the teacher into ``out_dir`` (layout in
-    kdseq/seqkd/__init__.py). Returns a summary dict (counts, speed, timings)."""
-    from kdseq.checkpoints import split_paths
-    from kdseq.seqkd import chunks, output
-    from kdseq.seqkd.backends import CTranslate2Backend, default_compute_type, make_backend
-    from kdseq.seqkd.ct2 import write_teacher_meta
+def regenerate(cfg):
+    """Regenerate the split of ``cfg.inputs.data`` with the teacher into ``cfg.inputs.out_dir`` (layout in
+    kdseq/seqkd/__init__.py); ``cfg``: a :class:`kdseq.seqkd.config.RegenerateConfig`. With ``cfg.work.merge`` only
+    the chunks are joined: no teacher is loaded and no decode setting is read (they come from state.json).
+    Returns a summary dict (counts, speed, timings)."""
     from kdseq.seqkd.corpus import Corpus
-    from kdseq.seqkd.scoring import nbest_scores
 
     t0 = time.perf_counter()
-    data, out_dir = os.path.abspath(data), os.path.abspath(out_dir)
-    teacher_source = os.path.abspath(teacher_source) if teacher_source else None
+    inp = cfg.inputs
+    data, out_dir = os.path.abspath(inp.data), os.path.abspath(inp.out_dir)
+    teacher_source = os.path.abspath(inp.teacher_source) if inp.teacher_source else None
     check_folders(data, out_dir, teacher_source)
-    corpus = Corpus(data, split, teacher_source)
-    paths = split_paths(teacher_path, "--teacher-path")
-    shas = [file_sha256(p) for p in paths]
-    teacher = converted_teacher(paths, shas, corpus, teacher_data, backend, device, ct2_cache)
-    if teacher:  # decoded by CTranslate2 as converted before: the checkpoint is not loaded
-        max_source, max_target = teacher.max_positions
-    else:
-        from kdseq.decode import max_positions
-        from kdseq.teacher import Teacher
+    corpus = Corpus(data, inp.split, teacher_source)
+    if cfg.work.merge:
+        state = merge_state(out_dir, corpus, inp.teacher_path)
+        corpus.set_max_source(state["max_positions"][0])  # the sources as the teacher read them
+        summary = {k: state[k] for k in ("backend", "compute_type")}
+        summary.update(sentences=len(corpus), timings={})
+        merge_outputs(cfg, corpus, state, out_dir, summary)
+        summary["timings"]["total_s"] = round(time.perf_counter() - t0, 2)
+        return summary
+    return decode_and_merge(cfg, corpus, data, out_dir, t0)
 
-        teacher = Teacher(teacher_path, corpus.teacher_task, teacher_data, check_source=True)
-        max_source, max_target = max_positions(teacher.models)
-    corpus.set_max_source(max_source)
-    os.makedirs(out_dir, exist_ok=True)
+
+STATE_RECORD = ("split", "data", "teacher_source", "teacher", "backend", "compute_type", "beam", "nbest", "lenpen")
+
+
+def merge_state(out_dir, corpus, teacher_path):
+    """state.json of a folder to merge, checked against this run's data (and teacher, if given)."""
+    import json
+
+    path = os.path.join(out_dir, "state.json")
+    try:
+        with open(path) as f:
+            state = json.load(f)
+    except FileNotFoundError:
+        raise KdseqError(f"--merge: {out_dir} has no state.json: nothing was decoded there yet; run the shards "
+                         "first (--shard-id)") from None
+    except (OSError, ValueError) as e:
+        raise KdseqError(f"{path}: unreadable ({e}); this folder's chunks cannot be trusted: give another "
+                         "--out-dir") from None
+    checks = {"split": corpus.split, "data_fingerprint": corpus.fingerprint(),
+              "teacher_source_fingerprint": corpus.teacher_fingerprint()}
+    if teacher_path:
+        from kdseq.checkpoints import split_paths
+
+        checks["teacher_sha256"] = [file_sha256(p) for p in split_paths(teacher_path, "--teacher-path")]
+    for k, v in checks.items():
+        if state.get(k) != v:
+            what = {"split": "--split", "teacher_sha256": "--teacher-path"}.get(k, "the data")
+            raise KdseqError(f"--merge: {path} was decoded from another {k.replace('_', ' ')} than this run's "
+                             f"{what}: merge with the data (and teacher) the shards decoded")
+    if not os.path.exists(teacher_dict_file(out_dir, corpus.tgt_lang)) or "max_positions" not in state:
+        raise KdseqError(f"--merge: {out_dir} lacks the teacher's dictionary (a folder decoded by an older "
+                         "kdseq-regenerate): rerun any one shard's command (it decodes nothing new and records "
+                         "it), then --merge")
+    return state
+
+
+def teacher_dict_file(out_dir, tgt_lang):
+    from kdseq.seqkd.output import teacher_dict_file as path
+
+    return path(out_dir, tgt_lang)
+
+
+def load_teacher(cfg, corpus, shas):
+    """The teacher, as its CTranslate2 conversion recorded it where that suffices, else loaded:
+    (teacher, (max source, max target positions))."""
+    from kdseq.checkpoints import split_paths
+
+    inp, rt = cfg.inputs, cfg.runtime
+    paths = split_paths(inp.teacher_path, "--teacher-path")
+    teacher = converted_teacher(paths, shas, corpus, inp.teacher_data, rt.backend, rt.device, rt.ct2_cache)
+    if teacher:  # decoded by CTranslate2 as converted before: the checkpoint is not loaded
+        return teacher, teacher.max_positions
+    from kdseq.decode import max_positions
+    from kdseq.teacher import Teacher
+
+    teacher = Teacher(inp.teacher_path, corpus.teacher_task, inp.teacher_data, check_source=True)
+    return teacher, max_positions(teacher.models)
+
+
+def build_decoder(cfg, corpus, teacher, shas, max_target):
+    """(decoder, info with convert_s and device) for a loaded or a converted teacher."""
+    from kdseq.seqkd.backends import CTranslate2Backend, default_compute_type, make_backend
+    from kdseq.seqkd.ct2 import write_teacher_meta
+
     if isinstance(teacher, ConvertedTeacher):
         info = {"convert_s": 0.0, "device": teacher.device, "model_dir": teacher.model_dir}
-        dec = CTranslate2Backend(teacher.model_dir, corpus, beam, nbest, lenpen, max_len_a, max_len_b,
-                                 teacher.device, default_compute_type(teacher.device, compute_type),
-                                 threads or os.cpu_count() or 1, max_target)
-    else:
-        dec, info = make_backend(backend, corpus, teacher, shas, beam, nbest, lenpen, max_len_a, max_len_b,
-                                 device, compute_type, threads, ct2_cache, max_target)
-        if dec.name == "ctranslate2":  # recorded, so that the next run need not load the checkpoint
-            write_teacher_meta(info["model_dir"], shas[0], teacher.dict_dirs[0], teacher.langs[0],
-                               (max_source, max_target))
+        dec = CTranslate2Backend(teacher.model_dir, corpus, cfg.search, teacher.device,
+                                 default_compute_type(teacher.device, cfg.runtime.compute_type),
+                                 cfg.runtime.workers(), max_target)
+        return dec, info
+    dec, info = make_backend(corpus, teacher, shas, cfg.search, cfg.runtime, max_target)
+    if dec.name == "ctranslate2":  # recorded, so that the next run need not load the checkpoint
+        write_teacher_meta(info["model_dir"], shas[0], teacher.dict_dirs[0], teacher.langs[0],
+                           (corpus.max_source, max_target))
+    return dec, info
+
+
+def decode_and_merge(cfg, corpus, data, out_dir, t0):
+    from kdseq.checkpoints import split_paths
+    from kdseq.seqkd import chunks
+    from kdseq.seqkd.output import keep_teacher_dict
+
+    inp, work = cfg.inputs, cfg.work
+    if not inp.teacher_path:
+        raise KdseqError("--teacher-path is needed to decode (only --merge does without it)")
+    paths = split_paths(inp.teacher_path, "--teacher-path")
+    shas = [file_sha256(p) for p in paths]
+    teacher, (max_source, max_target) = load_teacher(cfg, corpus, shas)
+    corpus.set_max_source(max_source)
+    os.makedirs(out_dir, exist_ok=True)
+    dec, info = build_decoder(cfg, corpus, teacher, shas, max_target)
     timings = {"load_s": round(time.perf_counter() - t0 - info["convert_s"], 2),
                "convert_s": round(info["convert_s"], 2)}
-    state = {"split": split, "data": data, "data_fingerprint": corpus.fingerprint(),
-             "teacher_source": teacher_source, "teacher_source_fingerprint": corpus.teacher_fingerprint(),
+    state = {"split": inp.split, "data": data, "data_fingerprint": corpus.fingerprint(),
+             "teacher_source": corpus.teacher_source, "teacher_source_fingerprint": corpus.teacher_fingerprint(),
              "teacher": teacher.paths, "teacher_sha256": shas, "backend": dec.name, "compute_type": dec.compute_type,
-             "beam": beam, "nbest": nbest, "lenpen": lenpen, "max_len_a": max_len_a, "max_len_b": max_len_b,
-             "chunk_size": chunk_size, "sentences": len(corpus)}
+             **asdict(cfg.search), "chunk_size": work.chunk_size, "sentences": len(corpus),
+             "max_positions": [max_source, max_target]}
     chunks.check_state(out_dir, state)
-    gpu = info["device"].startswith("cuda")
-    if max_tokens is None:
-        max_tokens = 16384 if gpu else 2048 if dec.name == "ctranslate2" else 4096
-    if max_sentences is None:
-        max_sentences = 1024 if gpu else 256
+    keep_teacher_dict(out_dir, teacher.dict_dirs[0], corpus.tgt_lang)
+    max_tokens, max_sentences = cfg.runtime.batch_limits(info["device"].startswith("cuda"), dec.name)
     summary = {"backend": dec.name, "compute_type": dec.compute_type, "device": info["device"],
-               "sentences": len(corpus), "truncated_sources": corpus.truncated}
-    if not merge:
-        log.info(f"{len(corpus)} sentences of {split}, {dec.name} {dec.compute_type} on {info['device']}, "
-                 f"beam {beam}, nbest {nbest}, shard {shard_id}/{num_shards}")
-        sents, toks, secs = chunks.decode_chunks(dec, corpus, out_dir, chunk_size, num_shards, shard_id, max_tokens,
-                                                 max_sentences, max_chunks, progress=progress)
-        timings["decode_s"] = round(secs, 2)
-        summary.update(decoded_sentences=sents, decoded_target_tokens=toks,
-                       sentences_per_s=round(sents / secs, 1) if sents else None,
-                       target_tokens_per_s=round(toks / secs, 1) if sents else None)
-    missing, _ = chunks.missing_chunks(out_dir, corpus, chunk_size)
-    if merge or (num_shards == 1 and not missing):
-        t1 = time.perf_counter()
-        rows = chunks.read_chunks(out_dir, corpus, chunk_size, num_shards)
-        meta = {k: state[k] for k in ("split", "data", "teacher_source", "teacher", "backend", "compute_type",
-                                      "beam", "nbest", "lenpen")}
-        del dec  # frees the decoder (and its threads) before the scorers fork
-        metrics = sorted({*select, "bleu"} - {"best"}) if corpus.has_refs else []
-        scores = nbest_scores(rows, corpus, metrics, workers=threads or os.cpu_count() or 1)
-        for sel in select:
-            counts = output.merge(corpus, rows, out_dir, sel, max_len_ratio, max_repeats, keep_original,
-                                  teacher.dict_dirs[0], meta, scores, headline_ratio)
-            d = counts["dropped"]
-            log.info(f"{sel}: {counts['distilled_kept']} of {counts['sentences']} hypotheses kept (dropped: "
-                     f"{d['empty']} empty, {d['length_ratio']} length ratio, {d['headline_ratio']} headline ratio, "
-                     f"{d['repeats']} repeats); "
-                     f"{counts['pairs_written']} pairs -> {os.path.join(out_dir, sel, 'bin')}")
-            summary[sel] = counts
-        timings["merge_s"] = round(time.perf_counter() - t1, 2)
-    elif num_shards > 1:
-        log.info(f"shard {shard_id} done; {len(missing)} chunks of other shards left. When every shard is done "
-                 f"(their chunks/ in {out_dir}), run this command with --merge instead of --shard-id")
+               "sentences": len(corpus), "truncated_sources": corpus.truncated, "timings": timings}
+    log.info(f"{len(corpus)} sentences of {inp.split}, {dec.name} {dec.compute_type} on {info['device']}, "
+             f"beam {cfg.search.beam}, nbest {cfg.search.nbest}, shard {work.shard_id}/{work.num_shards}")
+    sents, toks, secs = chunks.decode_chunks(dec, corpus, out_dir, work, max_tokens, max_sentences)
+    del dec  # frees the decoder (and its threads) before a merge's scorers fork
+    timings["decode_s"] = round(secs, 2)
+    summary.update(decoded_sentences=sents, decoded_target_tokens=toks,
+                   sentences_per_s=round(sents / secs, 1) if sents else None,
+                   target_tokens_per_s=round(toks / secs, 1) if sents else None)
+    missing, _ = chunks.missing_chunks(out_dir, corpus, work.chunk_size)
+    if work.num_shards == 1 and not missing:
+        merge_outputs(cfg, corpus, state, out_dir, summary)
+    elif work.num_shards > 1:
+        log.info(f"shard {work.shard_id} done; {len(missing)} chunks of other shards left. When every shard is "
+                 f"done (their chunks/ in {out_dir}), run kdseq-regenerate DATA --out-dir {out_dir} --merge (with "
+                 "the same --select and filters; no teacher or decode settings needed)")
     else:
-        log.info(f"stopped after --max-chunks {max_chunks}; rerun to continue")
+        log.info(f"stopped after --max-chunks {work.max_chunks}; rerun to continue")
     timings["total_s"] = round(time.perf_counter() - t0, 2)
-    summary["timings"] = timings
     return summary
+
+
+def merge_outputs(cfg, corpus, state, out_dir, summary):
+    """Join the chunks (decoded as ``state`` records) and write one output folder per selector."""
+    from kdseq.seqkd import chunks, output
+    from kdseq.seqkd.scoring import nbest_scores
+
+    t1 = time.perf_counter()
+    rows = chunks.read_chunks(out_dir, corpus, state["chunk_size"], cfg.work.num_shards)
+    meta = {k: state[k] for k in STATE_RECORD}
+    select = cfg.outputs.select
+    if any(s != "best" for s in select) and state["nbest"] == 1:
+        raise KdseqError(f"--select {','.join(select)}: seq-inter picks among n-best hypotheses, and {out_dir} was "
+                         "decoded with --nbest 1: select best, or decode again with --nbest > 1 in another --out-dir")
+    metrics = sorted({*select, "bleu"} - {"best"}) if corpus.has_refs else []
+    scores = nbest_scores(rows, corpus, metrics, workers=cfg.runtime.workers())
+    for sel in select:
+        counts = output.merge(corpus, rows, out_dir, sel, cfg.outputs, meta, scores)
+        d = counts["dropped"]
+        log.info(f"{sel}: {counts['distilled_kept']} of {counts['sentences']} hypotheses kept (dropped: "
+                 f"{d['empty']} empty, {d['length_ratio']} length ratio, {d['headline_ratio']} headline ratio, "
+                 f"{d['repeats']} repeats); "
+                 f"{counts['pairs_written']} pairs -> {os.path.join(out_dir, sel, 'bin')}")
+        summary[sel] = counts
+    summary["timings"]["merge_s"] = round(time.perf_counter() - t1, 2)

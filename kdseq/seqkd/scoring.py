@@ -5,7 +5,7 @@ from collections import Counter
 
 from kdseq.errors import KdseqError
 from kdseq.seqkd import SELECTORS
-from kdseq.seqkd.corpus import detok
+from kdseq.text import ids_to_text
 
 
 class SentenceBLEU:
@@ -104,8 +104,8 @@ def nbest_scores(rows, corpus, metrics, workers=1, slice_size=2000):
 
     def jobs():
         for a in range(0, len(rows), slice_size):
-            items = [([detok([tgt_sym[t] for t in h]) for h in r["hyps"]],
-                      detok([tgt_sym[t] for t in corpus.ref_ids(r["id"])])) for r in rows[a:a + slice_size]]
+            items = [([ids_to_text(h, tgt_sym) for h in r["hyps"]], ids_to_text(corpus.ref_ids(r["id"]), tgt_sym))
+                     for r in rows[a:a + slice_size]]
             yield metrics, lang, items
 
     out = {m: [] for m in metrics}

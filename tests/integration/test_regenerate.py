@@ -14,6 +14,7 @@ import pytest
 import sacrebleu
 
 from kdseq.errors import KdseqError
+from kdseq.seqkd.config import Outputs
 from tests.conftest import BIN, LEXICON, ROOT, TINY, cli
 
 OUTPUT_FILES = ("text/{s}.en", "text/{s}.de", "raw/{s}.en", "raw/{s}.de", "bin/{s}.en-de.en.bin",
@@ -110,12 +111,28 @@ def test_binarized_output_is_the_text_and_keeps_gold_valid(runs, toy_prepared):
     assert (out / "bin" / "dict.de.txt").read_bytes() == (toy_prepared / "bin" / "dict.de.txt").read_bytes()
 
 
-def test_seq_inter_moves_closer_to_the_references(runs):
+def test_seq_inter_picks_the_argmax_of_sacrebleu_sentence_bleu(runs, toy_prepared):
+    """Each kept seq-inter line is the n-best hypothesis with the highest sacreBLEU sentence_score (the first
+    of equals), computed here independently from the decoded chunks."""
+    from sacrebleu.metrics import BLEU
+
+    bleu = BLEU(effective_order=True)
+    d = [line.split()[0] for line in (toy_prepared / "bin" / "dict.de.txt").read_text(encoding="utf-8").splitlines()]
+    symbols = ["<s>", "<pad>", "</s>", "<unk>"] + d
+    src = lines(toy_prepared / "raw" / "test.en")
+    ref = lines(toy_prepared / "raw" / "test.de")
     for backend in ("ctranslate2", "fairseq"):
-        s = runs["summary"][backend]
-        assert s["bleu"]["mean_sentence_bleu_vs_reference"] >= s["best"]["mean_sentence_bleu_vs_reference"]
-        ranks = s["bleu"]["picked_nbest_rank"]
-        assert sum(ranks) == 100 and ranks[0] < 100  # it did not just take the top hypothesis everywhere
+        folder = runs["dir"] / backend
+        rows = [json.loads(x) for f in sorted((folder / "chunks").iterdir()) for x in lines(f)]
+        want = {}
+        for r in rows:
+            texts = ["".join(symbols[t] for t in h).replace("\u2581", " ").strip() for h in r["hyps"]]
+            scores = [bleu.sentence_score(t, [ref[r["id"]]]).score for t in texts]
+            want[src[r["id"]]] = texts[scores.index(max(scores))]
+        got = dict(zip(lines(folder / "bleu" / "raw" / "test.en"), lines(folder / "bleu" / "raw" / "test.de")))
+        assert len(got) >= 90 and all(got[s] == want[s] for s in got), backend
+        ranks = runs["summary"][backend]["bleu"]["picked_nbest_rank"]
+        assert ranks[0] < sum(ranks)  # the toy lists differ: not the top hypothesis everywhere
 
 
 def test_seq_inter_selection_on_a_constructed_nbest(runs, toy_prepared, tmp_path):
@@ -123,20 +140,21 @@ def test_seq_inter_selection_on_a_constructed_nbest(runs, toy_prepared, tmp_path
     from fairseq.data import Dictionary
 
     from kdseq.seqkd.corpus import Corpus
-    from kdseq.seqkd.output import merge
+    from kdseq.seqkd.output import keep_teacher_dict, merge
     from kdseq.seqkd.scoring import first_argmax, nbest_scores
 
     corpus = Corpus(str(toy_prepared / "bin"), "test")
+    keep_teacher_dict(str(tmp_path), str(toy_prepared / "bin"), "de")
     d = Dictionary.load(str(toy_prepared / "bin" / "dict.de.txt"))
     rows = []
     for i in range(len(corpus)):
         ref = corpus.ref_ids(i)
         wrong = [d.index("▁Hund")] * len(ref)
         rows.append({"id": i, "hyps": [wrong, ref[:1], ref], "scores": [-1.0, -2.0, -3.0]})
-    counts = merge(corpus, rows, str(tmp_path), "bleu", 3.0, 0, False, str(toy_prepared / "bin"), {})
+    counts = merge(corpus, rows, str(tmp_path), "bleu", Outputs(max_repeats=0), {})
     assert counts["picked_nbest_rank"] == [0, 0, len(corpus)]
     assert lines(tmp_path / "bleu" / "raw" / "test.de") == lines(toy_prepared / "raw" / "test.de")
-    counts = merge(corpus, rows, str(tmp_path), "best", 3.0, 0, False, str(toy_prepared / "bin"), {})
+    counts = merge(corpus, rows, str(tmp_path), "best", Outputs(max_repeats=0), {})
     assert counts["picked_nbest_rank"] is None
     assert all(set(h.split()) <= {"Hund"} for h in lines(tmp_path / "best" / "raw" / "test.de"))
     # The scores on forked workers, in slices, are the in-process ones: sentence j's list is sentence j's.
@@ -149,9 +167,10 @@ def test_seq_inter_selection_on_a_constructed_nbest(runs, toy_prepared, tmp_path
 
 def test_filters_and_keep_original(toy_prepared, tmp_path):
     from kdseq.seqkd.corpus import Corpus
-    from kdseq.seqkd.output import merge
+    from kdseq.seqkd.output import keep_teacher_dict, merge
 
     corpus = Corpus(str(toy_prepared / "bin"), "test")
+    keep_teacher_dict(str(tmp_path), str(toy_prepared / "bin"), "de")
     rows = []
     for i in range(len(corpus)):
         ref = corpus.ref_ids(i)
@@ -159,14 +178,14 @@ def test_filters_and_keep_original(toy_prepared, tmp_path):
         rows.append({"id": i, "hyps": [hyp], "scores": [0.0]})
     srcs = [corpus.src_ids(i) for i in range(3)]
     assert len(rows[1]["hyps"][0]) > 3 * len(srcs[1])  # row 1 is too long for its source
-    counts = merge(corpus, rows, str(tmp_path), "best", 3.0, 4, False, str(toy_prepared / "bin"), {})
+    counts = merge(corpus, rows, str(tmp_path), "best", Outputs(), {})
     dropped = counts["dropped"]
     assert dropped["empty"] == 1 and dropped["length_ratio"] + dropped["repeats"] == 2
     assert counts["distilled_kept"] == counts["pairs_written"] == len(corpus) - 3
     src = lines(toy_prepared / "raw" / "test.en")
     assert lines(tmp_path / "best" / "raw" / "test.en") == src[3:]
     # keep-original: dropped sentences come back with their reference; identical pairs are written once
-    counts = merge(corpus, rows, str(tmp_path), "best", 3.0, 4, True, str(toy_prepared / "bin"), {})
+    counts = merge(corpus, rows, str(tmp_path), "best", Outputs(keep_original=True), {})
     assert counts["originals_added"] == 3 and counts["pairs_written"] == len(corpus)
     assert lines(tmp_path / "best" / "raw" / "test.de") == lines(toy_prepared / "raw" / "test.de")
     # all dropped (an untrained teacher): refused with the counts, the earlier output left as it was
@@ -174,7 +193,7 @@ def test_filters_and_keep_original(toy_prepared, tmp_path):
     empty = [{"id": r["id"], "hyps": [[]], "scores": [0.0]} for r in rows]
     with pytest.raises(KdseqError, match=rf"all {len(corpus)} of the teacher's outputs were dropped .*empty "
                                          rf"{len(corpus)}.*--keep-original"):
-        merge(corpus, empty, str(tmp_path), "best", 3.0, 4, False, str(toy_prepared / "bin"), {})
+        merge(corpus, empty, str(tmp_path), "best", Outputs(), {})
     assert lines(tmp_path / "best" / "raw" / "test.de") == before
 
 
@@ -217,13 +236,45 @@ def test_shards_merged_equal_one_run(runs, toy_teacher, env, tmp_path):
     out = tmp_path / "sharded"
     for shard in (2, 0):
         r = regen(data, toy_teacher, out, env, *args, "--shard-id", shard)
-        assert "run this command with --merge" in r.stderr
+        assert "--merge" in r.stderr and "no teacher or decode settings needed" in r.stderr
     early = regen(data, toy_teacher, out, env, *args, "--merge", check=False)
     assert early.returncode == 2 and "test.000001.jsonl" in early.stderr and "shard 1 of 3" in early.stderr
     regen(data, toy_teacher, out, env, *args, "--shard-id", "1")
     regen(data, toy_teacher, out, env, *args, "--merge")
     for sel in ("best", "bleu"):
         assert outputs(out, sel, "test") == outputs(runs["dir"] / "ctranslate2", sel, "test")
+
+
+def merge_only(data, out, env, *args, check=True):
+    """kdseq-regenerate --merge with no teacher and no decode flag (as a CPU job after GPU shards)."""
+    return cli("kdseq-regenerate", data, "--out-dir", out, "--merge", "--no-progress", *args, check=check, env=env)
+
+
+def test_a_merge_needs_no_decode_settings(runs, toy_teacher, env, tmp_path):
+    """Shards decoded in int8 with a non-default chunk size and beam, then merged with no teacher and none of
+    those flags: the same bytes as one run with the shards' flags. The merge still checks the data."""
+    data = runs["data"]
+    decode = ("--split", "test", "--backend", "ctranslate2", "--compute-type", "int8", "--beam", "4",
+              "--nbest", "4", "--chunk-size", "16")
+    one = tmp_path / "one"
+    regen(data, toy_teacher, one, env, *decode, "--select", "best,bleu")
+    out = tmp_path / "sharded"
+    for shard in range(3):
+        regen(data, toy_teacher, out, env, *decode, "--num-shards", "3", "--shard-id", shard)
+    r = merge_only(data, out, env, "--split", "test", "--select", "best,bleu")
+    summary = json.loads(r.stdout.splitlines()[-1])
+    assert summary["compute_type"] == "int8" and summary["backend"] == "ctranslate2"
+    for sel in ("best", "bleu"):
+        assert outputs(out, sel, "test") == outputs(one, sel, "test")
+        rec = json.loads((out / sel / "regenerate.json").read_text())
+        assert rec["beam"] == 4 and rec["compute_type"] == "int8"
+    # the merge reads the data it is given: another split, or nothing decoded, is refused
+    r = merge_only(data, out, env, "--split", "valid", check=False)
+    assert r.returncode == 2 and "another split" in r.stderr
+    r = merge_only(data, tmp_path / "nothing", env, check=False)
+    assert r.returncode == 2 and "nothing was decoded there" in r.stderr and not (tmp_path / "nothing").exists()
+    r = cli("kdseq-regenerate", data, "--out-dir", tmp_path / "x", check=False)
+    assert r.returncode == 2 and "--teacher-path is required" in r.stderr
 
 
 def test_changed_settings_are_refused_on_resume(runs, toy_teacher, env):

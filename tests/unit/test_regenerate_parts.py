@@ -97,6 +97,9 @@ def test_length_batches_cover_every_id_once_within_limits():
     assert [lengths[i] for i in flat] == sorted((lengths[i] for i in ids), reverse=True)
 
 
+from kdseq.seqkd.config import Runtime, Search  # noqa: E402
+
+
 class _Teacher:
     paths = ["teacher.pt"]
     dict_dirs = ["data"]
@@ -117,10 +120,11 @@ def test_auto_backend_on_a_gpu_that_ctranslate2_cannot_use(monkeypatch, torch_gp
     monkeypatch.setattr(backends, "gpu_present", lambda: torch_gpu)
     monkeypatch.setattr(backends, "ct2_cuda_available", lambda: ct2_gpu)
     monkeypatch.setattr(backends, "convert_to_ct2", lambda *a: ("ct2-dir", 0.0))
-    monkeypatch.setattr(backends, "CTranslate2Backend", lambda *a: ("ctranslate2", a[7]))
-    monkeypatch.setattr(backends, "FairseqBackend", lambda *a: ("fairseq", a[7]))
+    monkeypatch.setattr(backends, "CTranslate2Backend",
+                        lambda model_dir, corpus, search, device, *rest: ("ctranslate2", device))
+    monkeypatch.setattr(backends, "FairseqBackend", lambda teacher, corpus, search, device, fp16: ("fairseq", device))
     corpus = type("C", (), {"teacher_src_lang": "en", "tgt_lang": "de"})()
-    made, info = backends.make_backend("auto", corpus, _Teacher(), ["sha"], 5, 1, 1.0, 1.2, 10, device=device)
+    made, info = backends.make_backend(corpus, _Teacher(), ["sha"], Search(), Runtime(device=device))
     assert made == expect and info["device"] == expect[1]
 
 
@@ -130,4 +134,4 @@ def test_ctranslate2_asked_for_on_a_gpu_it_cannot_use_is_refused(monkeypatch):
 
     monkeypatch.setattr(backends, "ct2_cuda_available", lambda: False)
     with pytest.raises(KdseqError, match="--backend ctranslate2: CTranslate2 cannot decode on this GPU.*--backend fairseq"):
-        backends.make_backend("ctranslate2", None, _Teacher(), ["sha"], 5, 1, 1.0, 1.2, 10, device="cuda")
+        backends.make_backend(None, _Teacher(), ["sha"], Search(), Runtime(backend="ctranslate2", device="cuda"))
