@@ -10,15 +10,18 @@ import numpy as np
 import torch
 
 from kdseq.errors import KdseqError
+from kdseq.text import ids_to_text
 
 log = logging.getLogger(__name__)
 
 
-def build_generator(task, models, beam, lenpen=1.0, max_len_a=1.2, max_len_b=10, nbest=1):
+def build_generator(task, models, search):
+    """fairseq's SequenceGenerator for a :class:`kdseq.search.Search`."""
     from fairseq.dataclass.configs import GenerationConfig
 
     gen = GenerationConfig()
-    gen.beam, gen.nbest, gen.lenpen, gen.max_len_a, gen.max_len_b = beam, nbest, lenpen, max_len_a, max_len_b
+    gen.beam, gen.nbest, gen.lenpen = search.beam, search.nbest, search.lenpen
+    gen.max_len_a, gen.max_len_b = search.max_len_a, search.max_len_b
     return task.build_generator(models, gen)
 
 
@@ -32,25 +35,36 @@ def max_positions(models, task=None):
     return (int(pos[0]), int(pos[1])) if isinstance(pos, tuple) else (int(pos), int(pos))
 
 
-def truncate_long_sources(task, split, models):
-    """Cut the sources of ``split`` that are longer than the models' positions to fit (EOS kept), so that
-    decoding goes on; returns how many were cut. fairseq would stop with an error about a flag kdseq's
-    commands do not have."""
+def truncate_long_sources(task, split, models, max_tokens=None):
+    """Cut the sources of ``split`` that are longer than the models' positions (or than ``max_tokens``, one
+    batch) to fit, EOS kept, so that decoding goes on; returns how many were cut. A reference longer than
+    ``max_tokens`` is batched as if it had that length (decoding never reads it). fairseq would stop with an
+    error about a flag kdseq's commands do not have. Calling it again on the same split cuts nothing more and
+    returns the same count."""
     from fairseq.data import AppendTokenDataset, BaseWrapperDataset, StripTokenDataset, TruncateDataset
 
     ds = task.dataset(split)
     while isinstance(ds, BaseWrapperDataset):  # translation_kd / headline_kd wrap the language-pair dataset
         ds = ds.dataset
+    if hasattr(ds, "kdseq_truncated"):
+        return ds.kdseq_truncated
     limit = max_positions(models, task)[0]
+    if max_tokens:
+        limit = min(limit, max_tokens)
     sizes = np.asarray(ds.src_sizes)
     n_long = int((sizes > limit).sum())
     if n_long:
         eos = task.source_dictionary.eos()
         ds.src = AppendTokenDataset(TruncateDataset(StripTokenDataset(ds.src, eos), limit - 1), eos)
         ds.src_sizes = np.minimum(sizes, limit)
-        ds.sizes = np.vstack((ds.src_sizes, ds.tgt_sizes)).T if ds.tgt_sizes is not None else ds.src_sizes
-        log.warning(f"{n_long} sources of {split} are longer than the model's {limit} positions (longest "
-                    f"{int(sizes.max())} tokens): the model reads their first {limit - 1} tokens")
+        why = f"the model's {limit} positions" if limit == max_positions(models, task)[0] else \
+            f"--max-tokens {limit} (one batch)"
+        log.warning(f"{n_long} sources of {split} are longer than {why} (longest {int(sizes.max())} tokens): the "
+                    f"model reads their first {limit - 1} tokens")
+    if ds.tgt_sizes is not None and max_tokens and int(np.max(ds.tgt_sizes)) > max_tokens:
+        ds.tgt_sizes = np.minimum(ds.tgt_sizes, max_tokens)
+    ds.sizes = np.vstack((ds.src_sizes, ds.tgt_sizes)).T if ds.tgt_sizes is not None else ds.src_sizes
+    ds.kdseq_truncated = n_long
     return n_long
 
 
@@ -82,9 +96,9 @@ def nbest_hypotheses(hyps, tgt_dict, nbest):
 
 
 @torch.no_grad()
-def decode_split(task, models, split, beam, max_tokens=4096, batch_size=None, device="cpu", nbest=1,
-                 lenpen=1.0, max_len_a=1.2, max_len_b=10):
-    """Decode ``split`` (already loaded in ``task``). Returns (hyps, stats).
+def decode_split(task, models, split, search, device="cpu", max_tokens=4096, batch_size=None):
+    """Decode ``split`` (already loaded in ``task``) with ``search`` (:class:`kdseq.search.Search`). Returns
+    (hyps, stats).
 
     hyps[i] is the list of the ``nbest`` best hypotheses of sentence i (corpus order), each a dict with
     'tokens' (list of target ids, no EOS), 'text' (detokenized: sentencepiece pieces joined) and 'score'.
@@ -93,8 +107,9 @@ def decode_split(task, models, split, beam, max_tokens=4096, batch_size=None, de
     """
     from fairseq import utils
 
-    truncated = truncate_long_sources(task, split, models)
-    generator = build_generator(task, models, beam, lenpen, max_len_a, max_len_b, nbest)
+    truncated = truncate_long_sources(task, split, models, max_tokens)
+    generator = build_generator(task, models, search)
+    nbest = search.nbest
     tgt_dict = task.target_dictionary
     n = len(task.dataset(split))
     hyps = [None] * n
@@ -108,7 +123,7 @@ def decode_split(task, models, split, beam, max_tokens=4096, batch_size=None, de
         sample = utils.move_to_cuda(sample, device=torch.device(device)) if device != "cpu" else sample
         out = task.inference_step(generator, models, sample)
         for i, sid in enumerate(sample["id"].tolist()):
-            hyps[sid] = [{"tokens": toks, "score": score, "text": tgt_dict.string(toks, "sentencepiece")}
+            hyps[sid] = [{"tokens": toks, "score": score, "text": ids_to_text(toks, tgt_dict.symbols)}
                          for toks, score in nbest_hypotheses(out[i], tgt_dict, nbest)]
             n_tokens += len(hyps[sid][0]["tokens"]) + 1
     if device != "cpu" and torch.cuda.is_available():

@@ -1,12 +1,14 @@
 """Evaluate a checkpoint (or ensemble) on a binarized split at several beam sizes: quality, speed, size.
 
-One result (a flat dict, written as JSON) per decode; :func:`markdown_table` puts any number of them side by
+One result (a flat dict, written as JSON) per decode; :func:`kdseq.report.markdown_table` puts any number of them side by
 side. Used by ``kdseq-evaluate`` and ``kdseq-report``.
 """
 import json
 import logging
 import os
 import time
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
 
 import torch
 
@@ -15,6 +17,8 @@ from kdseq.checkpoints import count_parameters, load_ensemble
 from kdseq.decode import decode_split, max_positions
 from kdseq.errors import KdseqError
 from kdseq.fileio import atomic_write
+from kdseq.search import Search
+from kdseq.text import ids_to_text
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +46,18 @@ def default_reference(data_dir, split, tgt_lang):
     return path if os.path.exists(path) else None
 
 
-def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen, threads=0, max_len_a=1.2,
-                max_len_b=10):
-    """(decode(beam) -> (texts, stats), compute type) with the checkpoint converted to CTranslate2 (cached by its
-    sha256), decoding the same pieces in corpus order: how a student would be deployed."""
+def ct2_decoder(cfg, models, device):
+    """(decode(beam) -> (texts, stats), compute type, device) with the checkpoint converted to CTranslate2 (cached
+    by its sha256), decoding the same pieces in corpus order: how a student would be deployed."""
+    from dataclasses import replace
+
     from kdseq.fileio import file_sha256
     from kdseq.seqkd.backends import CTranslate2Backend, default_compute_type
     from kdseq.seqkd.chunks import length_batches
-    from kdseq.seqkd.corpus import Corpus, detok
+    from kdseq.seqkd.corpus import Corpus
     from kdseq.seqkd.ct2 import CT2_CUBLAS, convert_to_ct2, ct2_cuda_available
 
+    path_spec, data_dir, split, dec = cfg.path, cfg.data, cfg.split, cfg.decoding
     if ":" in path_spec:
         raise KdseqError("--backend ctranslate2 decodes one checkpoint, not an ensemble: use --backend fairseq")
     try:
@@ -71,13 +77,14 @@ def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen
     if dev == "cuda" and not ct2_cuda_available():
         log.warning(f"CTranslate2 cannot decode on this GPU (no GPU for it, or no {CT2_CUBLAS}): it decodes on the CPU")
         dev = "cpu"
-    compute = default_compute_type(dev, compute_type)
-    backend = CTranslate2Backend(model_dir, corpus, 1, 1, lenpen, max_len_a, max_len_b, dev, compute,
-                                 threads or os.cpu_count() or 1, max_target)
+    compute = default_compute_type(dev, cfg.decoder.compute_type)
+    search = Search(1, 1, dec.lenpen, dec.max_len_a, dec.max_len_b)
+    backend = CTranslate2Backend(model_dir, corpus, search, dev, compute, cfg.decoder.threads or os.cpu_count() or 1,
+                                 max_target)
     sym, ids = corpus.tgt_dict.symbols, list(range(len(corpus)))
 
     def decode(beam):
-        backend.beam = beam
+        backend.search = replace(search, beam=beam)
         out = {}
         start = time.perf_counter()
         batches = length_batches(ids, corpus.lengths, 1024 if dev == "cpu" else 4096, 256)
@@ -85,7 +92,7 @@ def ct2_decoder(path_spec, data_dir, split, models, device, compute_type, lenpen
             out.update(zip(batch, res))
         wall = time.perf_counter() - start
         best = [out[i][0][0] if out[i][0] else [] for i in ids]
-        texts = [detok([sym[t] for t in h]) for h in best]
+        texts = [ids_to_text(h, sym) for h in best]
         return texts, {"sentences": len(ids), "target_tokens": sum(len(h) + 1 for h in best), "wall_s": wall,
                        "truncated_sources": corpus.truncated}
 
@@ -111,7 +118,8 @@ class Pipeline:
         self.task = decoding_task(task)
         self.path_spec = path_spec
 
-    def decode(self, first_dict, first_hyps, beam, max_tokens, batch_size, device, lenpen, max_len_a, max_len_b):
+    def decode(self, first_dict, first_hyps, beam, dec, device):
+        """The second model's hypotheses for the first one's (``dec``: a :class:`Decoding`)."""
         from fairseq.data import LanguagePairDataset
 
         src_dict = self.task.source_dictionary
@@ -119,155 +127,147 @@ class Pipeline:
                 for h in first_hyps]
         self.task.datasets["pipeline"] = LanguagePairDataset(srcs, [len(s) for s in srcs], src_dict,
                                                              left_pad_source=self.task.cfg.left_pad_source)
-        return decode_split(self.task, self.models, "pipeline", beam, max_tokens=max_tokens, batch_size=batch_size,
-                            device=device, lenpen=lenpen, max_len_a=max_len_a, max_len_b=max_len_b)
+        return decode_split(self.task, self.models, "pipeline", Search(beam, 1, dec.lenpen, dec.max_len_a,
+                                                                         dec.max_len_b), device, dec.max_tokens,
+                            dec.batch_size)
 
 
-def evaluate(path_spec, data_dir, split="test", beams=(1, 5), reference=None, name=None, max_tokens=4096,
-             batch_size=None, device=None, fp16=False, lenpen=1.0, output_dir=None, backend="fairseq",
-             compute_type="auto", threads=0, then=None, then_data=None, max_len_a=1.2, max_len_b=10,
-             first_max_len=(1.2, 10)):
-    """Decode ``split`` once per beam size with fairseq's SequenceGenerator or (``backend='ctranslate2'``) the
-    checkpoint converted to CTranslate2 at ``compute_type``; returns the list of result dicts (and writes them
-    if output_dir). ``then``: a second checkpoint (ensemble) that reads the first one's outputs (a pipeline, e.g.
-    translate then summarise): both decode with the same beam, the result is the second one's output, timed and
-    counted (parameters) for both; ``max_len_a/b`` limit the output of the last model, ``first_max_len`` (a, b)
-    the first one's in a pipeline."""
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    name_given = name is not None
-    models, task, _ = load_ensemble(path_spec, data_dir, device=device, fp16=fp16)
+@dataclass(frozen=True)
+class Decoding:
+    """How every model of an evaluation searches: the length limits bound the (last) model's output."""
+    lenpen: float = 1.0
+    max_len_a: float = 1.2
+    max_len_b: int = 10
+    max_tokens: int = 4096
+    batch_size: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Decoder:
+    """Which decoder runs the checkpoint, and where."""
+    backend: str = "fairseq"              # fairseq | ctranslate2 (the checkpoint converted, as deployed)
+    device: Optional[str] = None          # None: cuda if present, else cpu
+    fp16: bool = False
+    compute_type: str = "auto"            # CTranslate2: float32, int8, ...
+    threads: int = 0                      # CTranslate2 on CPU: one-core translators side by side (0: all cores)
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """A second model that reads the first one's output (e.g. translate, then write a headline)."""
+    then: str                             # its checkpoint (or ensemble)
+    then_data: Optional[str] = None       # its data folder (dictionaries)
+    first_max_len: Tuple[float, int] = (1.2, 10)   # (a, b): the first model's longest output
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    path: str                             # checkpoint, or several joined by ':'
+    data: str                             # binarized data folder
+    split: str = "test"
+    beams: Tuple[int, ...] = (1, 5)
+    reference: Optional[str] = None       # default: <data>/../raw/<split>.<tgt>
+    name: Optional[str] = None            # default: the checkpoint's folder name
+    output_dir: Optional[str] = None
+    decoding: Decoding = field(default_factory=Decoding)
+    decoder: Decoder = field(default_factory=Decoder)
+    pipeline: Optional[PipelineSpec] = None
+
+
+def load_split(cfg, device):
+    """(models, task, references, reference file) for ``cfg``: the split loaded, too long sources left to the
+    decoders to cut."""
+    if not os.path.isdir(cfg.data):
+        raise KdseqError(f"DATA {cfg.data}: no such folder: give kdseq-prepare's <out-dir>/bin")
+    models, task, _ = load_ensemble(cfg.path, cfg.data, device=device, fp16=cfg.decoder.fp16)
     task = decoding_task(task)
-    src_lang, tgt_lang = task.cfg.source_lang, task.cfg.target_lang
     try:
-        task.load_dataset(split)
+        task.load_dataset(cfg.split)
     except FileNotFoundError as e:
-        raise KdseqError(f"--split {split}: not found in {data_dir}: {e}") from e
-    n = len(task.dataset(split))
-    reference = reference or default_reference(data_dir, split, tgt_lang)
+        raise KdseqError(f"--split {cfg.split}: not found in {cfg.data}: {e}") from e
+    n = len(task.dataset(cfg.split))
+    reference = cfg.reference or default_reference(cfg.data, cfg.split, task.cfg.target_lang)
     if reference:
         refs = read_references(reference, n)
     else:
-        log.warning(f"warning: no --reference and no raw/{split}.{tgt_lang} beside {data_dir}; scoring against the "
-                    "binarized target (unknown words become <unk>)")
-        ds = task.dataset(split)
-        refs = [task.target_dictionary.string(ds.tgt[i][:-1], "sentencepiece") for i in range(n)]
+        log.warning(f"warning: no --reference and no raw/{cfg.split}.{task.cfg.target_lang} beside {cfg.data}; "
+                    "scoring against the binarized target (unknown words become <unk>)")
+        ds = task.dataset(cfg.split)
+        refs = [ids_to_text(ds.tgt[i][:-1].tolist(), task.target_dictionary.symbols) for i in range(n)]
+    return models, task, refs, reference
+
+
+def model_name(path_spec):
+    return os.path.basename(os.path.dirname(os.path.abspath(path_spec.split(":")[0])))
+
+
+def evaluate(cfg):
+    """Decode ``cfg.split`` once per beam size with fairseq's SequenceGenerator or (``backend='ctranslate2'``) the
+    checkpoint converted to CTranslate2; returns the list of result dicts (and writes them if ``output_dir``).
+    With ``cfg.pipeline`` a second checkpoint reads the first one's outputs: both decode with the same beam, the
+    result is the second one's output, timed and counted (parameters) for both. ``cfg``: an :class:`EvalConfig`."""
+    dec, dcr = cfg.decoding, cfg.decoder
+    device = dcr.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    models, task, refs, reference = load_split(cfg, device)
+    src_lang, tgt_lang = task.cfg.source_lang, task.cfg.target_lang
     params = count_parameters(models)
-    name = name or os.path.basename(os.path.dirname(os.path.abspath(path_spec.split(":")[0])))
+    name = cfg.name or model_name(cfg.path)
     second = None
-    if then:
-        if backend != "fairseq":
+    if cfg.pipeline:
+        if dcr.backend != "fairseq":
             raise KdseqError("--then (a pipeline of two models) decodes with --backend fairseq")
-        second = Pipeline(then, then_data, device, fp16)
+        second = Pipeline(cfg.pipeline.then, cfg.pipeline.then_data, device, dcr.fp16)
         params += count_parameters(second.models)
         tgt_lang = second.task.cfg.target_lang
-        if not name_given:
-            name = f"{name}+{os.path.basename(os.path.dirname(os.path.abspath(then.split(':')[0])))}"
-    compute, ct2_device = ("float16" if fp16 else "float32"), None
-    if backend == "ctranslate2":
-        decode_ct2, compute, ct2_device = ct2_decoder(path_spec, data_dir, split, models, device, compute_type,
-                                                      lenpen, threads, max_len_a, max_len_b)
-        name = name if name_given else f"{name}-ct2-{compute}"
-    elif compute_type not in ("auto", "float32", "float16"):
-        raise KdseqError(f"--compute-type {compute_type}: the fairseq backend decodes in float32 (or --fp16); use "
-                         "--backend ctranslate2 for int8")
+        name = cfg.name or f"{name}+{model_name(cfg.pipeline.then)}"
+    compute, ct2_device = ("float16" if dcr.fp16 else "float32"), None
+    if dcr.backend == "ctranslate2":
+        decode_ct2, compute, ct2_device = ct2_decoder(cfg, models, device)
+        name = cfg.name or f"{name}-ct2-{compute}"
+    elif dcr.compute_type not in ("auto", "float32", "float16"):
+        raise KdseqError(f"--compute-type {dcr.compute_type}: the fairseq backend decodes in float32 (or --fp16); "
+                         "use --backend ctranslate2 for int8")
+    if dcr.backend == "ctranslate2" and ct2_device == "cpu":
+        device_label = f"cpu x{dcr.threads or os.cpu_count()}"
+    else:
+        device_label = torch.cuda.get_device_name() if device.startswith("cuda") else f"cpu x{torch.get_num_threads()}"
     results = []
-    for beam in beams:
-        if backend == "ctranslate2":
+    for beam in cfg.beams:
+        if dcr.backend == "ctranslate2":
             texts, stats = decode_ct2(beam)
         else:
-            la, lb = first_max_len if second is not None else (max_len_a, max_len_b)
-            hyps, stats = decode_split(task, models, split, beam, max_tokens=max_tokens, batch_size=batch_size,
-                                       device=device, lenpen=lenpen, max_len_a=la, max_len_b=lb)
+            la, lb = cfg.pipeline.first_max_len if second is not None else (dec.max_len_a, dec.max_len_b)
+            hyps, stats = decode_split(task, models, cfg.split, Search(beam, 1, dec.lenpen, la, lb), device,
+                                       dec.max_tokens, dec.batch_size)
             texts = [h[0]["text"] for h in hyps]
             if second is not None:
-                hyps, stats2 = second.decode(task.target_dictionary, hyps, beam, max_tokens, batch_size, device,
-                                             lenpen, max_len_a, max_len_b)
+                hyps, stats2 = second.decode(task.target_dictionary, hyps, beam, dec, device)
                 texts = [h[0]["text"] for h in hyps]
                 stats = {"sentences": stats["sentences"], "target_tokens": stats2["target_tokens"],
                          "wall_s": stats["wall_s"] + stats2["wall_s"],
                          "truncated_sources": stats["truncated_sources"] + stats2["truncated_sources"]}
-        res = {"name": name, "checkpoints": path_spec + (f" then {then}" if then else ""),
-               "data": os.path.abspath(data_dir), "split": split,
-               "backend": backend, "compute_type": compute,
-               "src_lang": src_lang, "tgt_lang": tgt_lang, "beam": beam, "lenpen": lenpen,
-               "device": (f"cpu x{threads or os.cpu_count()}" if backend == "ctranslate2" and ct2_device == "cpu"
-                          else torch.cuda.get_device_name() if device.startswith("cuda") else
-                          f"cpu x{torch.get_num_threads()}"),
-               "fp16": fp16, "params": params, "ensemble_size": len(models),
+        res = {"name": name, "checkpoints": cfg.path + (f" then {cfg.pipeline.then}" if second else ""),
+               "data": os.path.abspath(cfg.data), "split": cfg.split,
+               "backend": dcr.backend, "compute_type": compute,
+               "src_lang": src_lang, "tgt_lang": tgt_lang, "beam": beam, "lenpen": dec.lenpen,
+               "device": device_label, "fp16": dcr.fp16, "params": params, "ensemble_size": len(models),
                "sentences": stats["sentences"], "target_tokens": stats["target_tokens"], "wall_s": stats["wall_s"],
                "sent_per_s": stats["sentences"] / stats["wall_s"],
                "tgt_tokens_per_s": stats["target_tokens"] / stats["wall_s"], "reference": reference,
                "truncated_sources": stats["truncated_sources"], "distinct_hypotheses": len(set(texts))}
         res.update(metrics.score(texts, refs, tgt_lang))
-        if output_dir:
-            try:
-                os.makedirs(output_dir, exist_ok=True)
-            except OSError as e:
-                raise KdseqError(f"--output-dir {output_dir}: cannot create it ({e.strerror})") from None
-            stem = os.path.join(output_dir, f"{name}.{split}.beam{beam}")
-            atomic_write(stem + ".hyp", "".join(t + "\n" for t in texts))
-            atomic_write(stem + ".json", json.dumps(res, indent=1, sort_keys=True) + "\n")
+        if cfg.output_dir:
+            write_result(cfg.output_dir, res, texts)
         results.append(res)
     return results
 
 
-COLUMNS = [("name", "model", "{}"), ("decoder", "decoder", "{}"), ("beam", "beam", "{}"),
-           ("bleu", "BLEU", "{:.2f}"), ("chrf", "chrF", "{:.2f}"),
-           ("rougeL", "ROUGE-L", "{:.2f}"), ("sent_per_s", "sent/s", "{:.1f}"),
-           ("tgt_tokens_per_s", "tok/s", "{:.0f}"), ("wall_s", "wall s", "{:.2f}"),
-           ("params", "params", "{:,}"), ("device", "device", "{}")]
-
-
-# headline generation: ROUGE first (character ROUGE for Chinese), the test set named, and how many different
-# headlines the model wrote: a model that writes one string for every text still scores the characters it shares
-# with the references, and only this column shows it
-HEADLINE_COLUMNS = [("name", "model", "{}"), ("split", "test set", "{}"), ("beam", "beam", "{}"),
-                    ("rouge1", "R-1", "{:.2f}"), ("rouge2", "R-2", "{:.2f}"), ("rougeL", "R-L", "{:.2f}"),
-                    ("bleu", "BLEU", "{:.2f}"), ("distinct", "distinct", "{}"), ("sent_per_s", "sent/s", "{:.1f}"),
-                    ("params", "params", "{:,}")]
-
-
-def decoder_label(r):
-    """'fairseq float32', 'ctranslate2 int8', ... (results written before the backend was recorded: fairseq)."""
-    return f"{r.get('backend', 'fairseq')} {r.get('compute_type', 'float16' if r.get('fp16') else 'float32')}"
-
-
-def distinct_label(r):
-    """'12 / 1,024': distinct hypotheses of all ('?' for a result written before they were counted, without its
-    .hyp file beside it)."""
-    d = r.get("distinct_hypotheses")
-    return f"{'?' if d is None else f'{d:,}'} / {r['sentences']:,}" if "sentences" in r else "?"
-
-
-def markdown_table(results, columns=None):
-    """A markdown table of results (dicts as written by :func:`evaluate`), followed by the signatures."""
-    columns = columns or COLUMNS
-    lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
-    for r in results:
-        r = dict(r, decoder=decoder_label(r), distinct=distinct_label(r))
-        lines.append("| " + " | ".join(fmt.format(r[k]) for k, _, fmt in columns) + " |")
-    lines.append("")
-    for metric, key in (("BLEU", "bleu_signature"), ("chrF", "chrf_signature")):
-        lines += [f"{metric} signature: {s}" for s in sorted({r[key] for r in results})]
-    return "\n".join(lines)
-
-
-def load_results(paths):
-    results = []
-    for p in paths:
-        try:
-            with open(p, encoding="utf-8") as f:
-                r = json.load(f)
-        except (OSError, json.JSONDecodeError) as e:
-            raise KdseqError(f"{p}: not a kdseq-evaluate JSON result ({e})") from e
-        missing = [k for k, _, _ in COLUMNS if k not in r and k != "decoder"]
-        if missing:
-            raise KdseqError(f"{p}: not a kdseq-evaluate JSON result (missing {', '.join(missing)})")
-        hyp = p[:-len(".json")] + ".hyp" if p.endswith(".json") else None
-        if "distinct_hypotheses" not in r and hyp and os.path.isfile(hyp):  # a result of before the count
-            with open(hyp, encoding="utf-8", newline="") as f:  # exactly as written: one "\n" a hypothesis
-                lines = f.read().split("\n")[:-1]
-            if len(lines) == r.get("sentences"):
-                r["distinct_hypotheses"] = len(set(lines))
-        results.append(r)
-    return results
+def write_result(output_dir, res, texts):
+    """``<name>.<split>.beam<K>.{hyp,json}`` in ``output_dir``, each written atomically."""
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+    except OSError as e:
+        raise KdseqError(f"--output-dir {output_dir}: cannot create it ({e.strerror})") from None
+    stem = os.path.join(output_dir, f"{res['name']}.{res['split']}.beam{res['beam']}")
+    atomic_write(stem + ".hyp", "".join(t + "\n" for t in texts))
+    atomic_write(stem + ".json", json.dumps(res, indent=1, sort_keys=True) + "\n")

@@ -4,7 +4,8 @@ import math
 
 from kdseq.cli import user_errors
 from kdseq.errors import KdseqError
-from kdseq.evaluate import evaluate, markdown_table
+from kdseq.evaluate import Decoder, Decoding, EvalConfig, PipelineSpec, evaluate
+from kdseq.report import markdown_table
 
 
 def get_parser():
@@ -59,10 +60,12 @@ def main(argv=None):
         raise KdseqError("--max-tokens and --batch-size must be at least 1")
     if a.threads < 0:
         raise KdseqError(f"--threads {a.threads}: must be >= 0")
-    results = evaluate(a.path, a.data, a.split, beams, a.reference, a.name, a.max_tokens, a.batch_size,
-                       "cpu" if a.cpu else None, a.fp16, a.lenpen, a.output_dir, a.backend, a.compute_type,
-                       a.threads, a.then, a.then_data, a.max_len_a, a.max_len_b,
-                       (a.first_max_len_a, a.first_max_len_b))
+    pipeline = PipelineSpec(a.then, a.then_data, (a.first_max_len_a, a.first_max_len_b)) if a.then else None
+    cfg = EvalConfig(a.path, a.data, a.split, tuple(beams), a.reference, a.name, a.output_dir,
+                     decoding=Decoding(a.lenpen, a.max_len_a, a.max_len_b, a.max_tokens, a.batch_size),
+                     decoder=Decoder(a.backend, "cpu" if a.cpu else None, a.fp16, a.compute_type, a.threads),
+                     pipeline=pipeline)
+    results = evaluate(cfg)
     print(markdown_table(results))
 
 

@@ -2,7 +2,8 @@
 import argparse
 
 from kdseq.cli import user_errors
-from kdseq.evaluate import HEADLINE_COLUMNS, load_results, markdown_table
+from kdseq.errors import KdseqError
+from kdseq.report import HEADLINE_COLUMNS, load_results, markdown_table
 
 
 @user_errors("kdseq-report")
@@ -17,7 +18,6 @@ def main(argv=None):
     if a.plot:
         import os
 
-        from kdseq.errors import KdseqError
         from kdseq.plot import plot
 
         if os.path.splitext(a.plot)[1].lower() not in (".png", ".svg", ".pdf"):
@@ -26,7 +26,14 @@ def main(argv=None):
             plot(results, a.plot)
         except OSError as e:
             raise KdseqError(f"--plot {a.plot}: cannot write it ({e.strerror})") from None
-    print(markdown_table(results, HEADLINE_COLUMNS if a.headline else None))
+    columns = HEADLINE_COLUMNS if a.headline else None
+    if a.headline:
+        for path, r in zip(a.results, results):
+            missing = [k for k, _, _ in HEADLINE_COLUMNS if k not in r and k != "distinct"]
+            if missing:
+                raise KdseqError(f"{path}: has no {', '.join(missing)} (a result written before kdseq-evaluate "
+                                 "scored ROUGE-1/2): evaluate the model again, or drop --headline")
+    print(markdown_table(results, columns))
 
 
 def cli_main():

@@ -2,9 +2,18 @@
 import json
 import os
 
+import pytest
+
 from tests.conftest import ROOT, cli, env_without_torch_override
 
 def test_evaluate_greedy_and_beam(toy_prepared, toy_teacher, tmp_path):
+    import torch
+
+    state = torch.load(toy_teacher, map_location="cpu", weights_only=False)["model"]
+    # every parameter once: the shared embeddings and output projection are one tensor (--share-all-embeddings),
+    # loaded as one storage; buffers (sinusoidal positions' _float_tensor, version counters) are not parameters
+    params = sum({v.data_ptr(): v.numel() for k, v in state.items()
+                  if v.is_floating_point() and not k.endswith(("_float_tensor", "version"))}.values())
     res = cli("kdseq-evaluate", toy_prepared / "bin", "--path", toy_teacher, "--beams", "1,4", "--name", "toy",
               "--output-dir", tmp_path, "--cpu", env=env_without_torch_override())
     assert "| toy | fairseq float32 | 1 |" in res.stdout and "| toy | fairseq float32 | 4 |" in res.stdout
@@ -19,7 +28,8 @@ def test_evaluate_greedy_and_beam(toy_prepared, toy_teacher, tmp_path):
         assert r["bleu"] > 60, r
         exact = sum(h == t for h, t in zip(hyps, refs))
         assert exact > 0.3 * len(refs)
-        assert r["params"] > 0 and r["sent_per_s"] > 0 and r["tgt_tokens_per_s"] > 0
+        assert r["params"] == params and r["sent_per_s"] == pytest.approx(r["sentences"] / r["wall_s"])
+        assert r["tgt_tokens_per_s"] == pytest.approx(r["target_tokens"] / r["wall_s"])
         assert r["bleu_signature"].startswith("nrefs:1") and "rougeL" in r
         assert r["distinct_hypotheses"] == len(set(hyps)) > 1
     table = cli("kdseq-report", tmp_path / "toy.test.beam1.json", tmp_path / "toy.test.beam4.json").stdout
