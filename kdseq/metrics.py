@@ -11,14 +11,10 @@ import unicodedata
 
 from sacrebleu.metrics import BLEU, CHRF
 
-CJK_CHARS = ("\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-             "\U00020000-\U0003ffff")  # kana, ext. A, unified, compatibility, hangul; ext. B-H, compat. suppl.
+from kdseq.text import CJK_CHARS
+
 _MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"  # combining marks with no NFC form
 _TOKEN = re.compile(rf"[{CJK_CHARS}]|(?:(?![{CJK_CHARS}])[^\W_]|[{_MARKS}])+")
-
-
-def is_cjk_lang(lang):
-    return lang.lower().replace("_", "-").split("-")[0] in ("zh", "ja", "ko")
 
 
 def sacrebleu_tokenize(lang):

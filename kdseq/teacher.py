@@ -6,65 +6,9 @@ every student checkpoint.
 """
 import os
 
-from kdseq.checkpoints import split_paths
+from kdseq.checkpoints import check_checkpoint_dictionaries, dictionary_path, read_checkpoint, split_paths
+from kdseq.data.binarized import check_same_dictionary
 from kdseq.errors import KdseqError
-
-
-def dictionary_path(task_cfg, side="target", data=None):
-    """The target (or source) dictionary file a checkpoint's task was built from, or would be in the folder
-    ``data`` (languages fairseq inferred from the data folder are not saved in the checkpoint: infer them the
-    same way)."""
-    from kdseq.data.binarized import infer_language_pair
-
-    data = (data or task_cfg.data).split(":")[0]
-    src, tgt = task_cfg.source_lang, task_cfg.target_lang
-    if (src is None or tgt is None) and os.path.isdir(data):
-        src, tgt = infer_language_pair(data)
-    return os.path.join(data, f"dict.{tgt if side == 'target' else src}.txt")
-
-
-def check_same_dictionary(teacher_dict, teacher_file, student_dict, student_file, side="target",
-                          who=("teacher", "student"), advice=None):
-    """Dictionaries compared by content (every symbol in order), the first difference named."""
-    if teacher_dict.symbols == student_dict.symbols:
-        return
-    advice = advice or ("distil with the teacher's dictionary (kdseq-prepare --spm-model/--dict, or "
-                        "fairseq-preprocess --srcdict/--tgtdict)")
-    for i, (a, b) in enumerate(zip(teacher_dict.symbols, student_dict.symbols)):
-        if a != b:
-            raise KdseqError(f"{who[0]} and {who[1]} {side} dictionaries differ: {teacher_file} has {a!r} at index "
-                             f"{i} where {student_file} has {b!r}; {advice}")
-    raise KdseqError(f"{who[0]} and {who[1]} {side} dictionaries differ in size: {teacher_file} has "
-                     f"{len(teacher_dict)} entries, {student_file} has {len(student_dict)}; {advice}")
-
-
-def _embedding_rows(model_state, side):
-    for key in (f"{'encoder' if side == 'source' else 'decoder'}.embed_tokens.weight",
-                "decoder.output_projection.weight" if side == "target" else None):
-        if key and key in model_state:
-            return int(model_state[key].shape[0])
-    return None
-
-
-def check_checkpoint_dictionaries(state, path, dict_files, flag="--path"):
-    """Refuse a checkpoint whose model was trained with other dictionaries than ``dict_files`` ({side: file}):
-    by content where the dictionary recorded in the checkpoint still exists, by size (its embedding rows)
-    always. Guards against BLEU 1.7 from a model reading another vocabulary of the same size."""
-    from fairseq.data import Dictionary
-
-    cfg = state["cfg"]
-    for side, file in dict_files.items():
-        given = Dictionary.load(file)
-        recorded = dictionary_path(cfg.task, side)
-        if os.path.exists(recorded) and os.path.realpath(recorded) != os.path.realpath(file):
-            check_same_dictionary(Dictionary.load(recorded), recorded, given, file, side,
-                                  who=(f"the checkpoint {path} (trained with)", "the data"),
-                                  advice=f"give {flag} a model trained on this data, or the data it was trained on")
-        rows = _embedding_rows(state["model"], side)
-        if rows is not None and rows != len(given):
-            raise KdseqError(f"{flag} {path}: the model has {rows} {side} embeddings but the {side} dictionary "
-                             f"{file} has {len(given)} entries: it was trained with another dictionary; give "
-                             "the data it was trained on (or its dictionary)")
 
 
 def _contiguous_input(module, args):
@@ -79,18 +23,13 @@ class Teacher:
         """``check_source``: the source dictionaries must match too (the teacher decodes the student's
         binarized sources, as in sequence-level distillation). ``source_dict``: (Dictionary, file) of the source
         the teacher reads when it is not the student's (``--task headline_kd``), checked the same way."""
-        from fairseq import checkpoint_utils, tasks
+        from fairseq import tasks
 
         self.paths = split_paths(path_spec, flag)
         self.models, self.dict_dirs, self.langs = [], [], []
         student_file = dictionary_path(student_task.cfg)
         for path in self.paths:
-            try:
-                state = checkpoint_utils.load_checkpoint_to_cpu(path)
-            except Exception as e:  # torch raises many types for a corrupt file
-                raise KdseqError(f"{flag}: cannot load checkpoint {path}: {type(e).__name__}: {e}") from e
-            if not isinstance(state, dict) or "cfg" not in state or "model" not in state:
-                raise KdseqError(f"{flag}: {path} is not a fairseq checkpoint (no cfg/model in it)")
+            state = read_checkpoint(path, flag)
             cfg = state["cfg"]
             if teacher_data:
                 files = {side: dictionary_path(cfg.task, side, teacher_data) for side in ("source", "target")}

@@ -185,3 +185,18 @@ def fingerprint_seqs(symbols, n, *sides):
             h.update(np.asarray(seqs[i]).astype(np.int32).tobytes())
         h.update(b"\n")
     return h.hexdigest()
+
+
+def check_same_dictionary(teacher_dict, teacher_file, student_dict, student_file, side="target",
+                          who=("teacher", "student"), advice=None):
+    """Dictionaries compared by content (every symbol in order), the first difference named."""
+    if teacher_dict.symbols == student_dict.symbols:
+        return
+    advice = advice or ("distil with the teacher's dictionary (kdseq-prepare --spm-model/--dict, or "
+                        "fairseq-preprocess --srcdict/--tgtdict)")
+    for i, (a, b) in enumerate(zip(teacher_dict.symbols, student_dict.symbols)):
+        if a != b:
+            raise KdseqError(f"{who[0]} and {who[1]} {side} dictionaries differ: {teacher_file} has {a!r} at index "
+                             f"{i} where {student_file} has {b!r}; {advice}")
+    raise KdseqError(f"{who[0]} and {who[1]} {side} dictionaries differ in size: {teacher_file} has "
+                     f"{len(teacher_dict)} entries, {student_file} has {len(student_dict)}; {advice}")

@@ -13,11 +13,12 @@ import re
 
 from kdseq.errors import KdseqError
 from kdseq.fileio import check_output_dir, staged_dir
+from kdseq.text import CJK_IDEOGRAPHS
 
 SEGMENT_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "td", "li"}
 SKIP_TAGS = {"script", "style", "head", "title"}
 VOID_TAGS = {"br", "img", "meta", "link", "input", "hr", "col", "area", "base", "embed", "source", "wbr"}
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(f"[{CJK_IDEOGRAPHS}]")
 _SPACE = re.compile(r"\s+")
 
 
