@@ -93,6 +93,12 @@ def remove_stale_temps(dest):
             shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
 
 
+def current_umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def staged_dir(dest, exists="replace", flag="--out-dir"):
     """Build a folder in a temporary folder beside ``dest``; rename it to ``dest`` when the block ends without an
@@ -102,6 +108,7 @@ def staged_dir(dest, exists="replace", flag="--out-dir"):
     parent = writable_parent(dest, flag)
     remove_stale_temps(dest)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(dest)}.tmp-{os.getpid()}-", dir=parent)
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700: the output gets a new folder's mode
     try:
         yield tmp
         if os.path.lexists(dest) and exists == "keep":

@@ -3,7 +3,7 @@ import argparse
 import json
 
 from kdseq.cli import user_errors
-from kdseq.prepare import prepare
+from kdseq.prepare import Corpora, Filters, PrepareConfig, Vocabulary, prepare
 
 
 def get_parser():
@@ -54,12 +54,13 @@ def get_parser():
 @user_errors("kdseq-prepare")
 def main(argv=None):
     a = get_parser().parse_args(argv)
-    counts = prepare(a.train, a.valid, a.test, a.src_lang, a.tgt_lang, a.out_dir, vocab_size=a.vocab_size,
-                     valid_size=a.valid_size, test_size=a.test_size, drop_overlap=a.drop_overlap,
-                     max_len=a.max_len, character_coverage=a.character_coverage, seed=a.seed,
-                     workers=a.workers, force=a.force, spm_model=a.spm_model, dictionary=a.dict,
-                     teacher_lang=a.teacher_source_lang, extra_tests=a.extra_test,
-                     spm_texts=a.spm_train_text, truncate_source=a.truncate_source)
+    cfg = PrepareConfig(
+        Corpora(a.train, a.valid, a.test, tuple(a.extra_test), a.teacher_source_lang), a.src_lang, a.tgt_lang,
+        a.out_dir,
+        vocab=Vocabulary(a.vocab_size, a.character_coverage, a.spm_model, a.dict, tuple(a.spm_train_text)),
+        filters=Filters(a.valid_size, a.test_size, a.seed, a.drop_overlap, a.max_len, a.truncate_source),
+        workers=a.workers, force=a.force)
+    counts = prepare(cfg)
     print(json.dumps(counts, sort_keys=True))
 
 

@@ -19,24 +19,26 @@ def clean_text(text):
     return _BREAKING.sub(" ", text).strip()
 
 
-def _read_lines(path):
+def _iter_lines(path):
+    """(line number, text) of every line, split at LF only and read as a stream (a corpus of millions of lines is
+    never held twice); a final CR is dropped."""
     if not os.path.exists(path):
         raise KdseqError(f"{path}: no such file")
+    n = 0
     with open(path, "rb") as f:
-        raw = f.read()
-    lines = raw.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    out = []
-    for i, line in enumerate(lines, 1):
-        try:
-            out.append(line.decode("utf-8").rstrip("\r"))
-        except UnicodeDecodeError as e:
-            raise KdseqError(f"{path}:{i}: bytes that are not UTF-8 ({e.reason} at byte {e.start} of the line): "
-                             "convert the file to UTF-8 (e.g. iconv -f LATIN1 -t UTF-8) or drop the line") from None
-    if not out:
+        for n, line in enumerate(f, 1):
+            try:
+                yield n, line.rstrip(b"\n").decode("utf-8").rstrip("\r")
+            except UnicodeDecodeError as e:
+                raise KdseqError(f"{path}:{n}: bytes that are not UTF-8 ({e.reason} at byte {e.start} of the line): "
+                                 "convert the file to UTF-8 (e.g. iconv -f LATIN1 -t UTF-8) or drop the line") \
+                    from None
+    if n == 0:
         raise KdseqError(f"{path}: the file is empty: give a corpus with at least one line")
-    return out
+
+
+def _read_lines(path):
+    return [text for _, text in _iter_lines(path)]
 
 
 def corpus_files(spec, src_lang, tgt_lang, teacher_lang=None):
@@ -61,7 +63,7 @@ def read_parallel(spec, src_lang, tgt_lang, teacher_lang=None):
     if len(files) == 1:
         rows, path = [], files[0]
         shape = "source<TAB>target" + ("<TAB>teacher source" if teacher_lang else "")
-        for i, line in enumerate(_read_lines(path), 1):
+        for i, line in _iter_lines(path):
             fields = line.split("\t")
             if len(fields) != width:
                 raise KdseqError(f"{path}:{i}: expected {width} tab-separated fields ({shape}), found "
