@@ -132,53 +132,68 @@ def _finite(name, value, lo=None, hi=None, lo_open=False):
         raise KdseqError(f"{name} {value}: must be a finite number in {rng}")
 
 
+def word_kd_config(**fields):
+    """A :class:`WordKDConfig` outside fairseq's command line (library use, tests): the fields fairseq fills from
+    its other groups (``II(...)``) get plain values."""
+    base = dict(sentence_avg=False, max_update=0, train_subset="train", valid_subset="valid",
+                disable_validation=False)
+    return WordKDConfig(**{**base, **fields})
+
+
+def check_config(cfg, task):
+    """Flags that cannot work, or not together: one line naming the flag (fairseq-train exits 2)."""
+    _finite("--kd-alpha", cfg.kd_alpha, 0.0, 1.0)
+    _finite("--kd-temperature", cfg.kd_temperature, 0.0, lo_open=True)
+    _finite("--label-smoothing", cfg.label_smoothing, 0.0, 1.0)
+    if cfg.kd_topk < 0 or cfg.kd_topk > len(task.target_dictionary):
+        raise KdseqError(f"--kd-topk {cfg.kd_topk}: must lie in [0, {len(task.target_dictionary)}] (vocabulary)")
+    if cfg.kd_topk and cfg.kd_loss == "mse":
+        raise KdseqError("--kd-topk applies to --kd-loss kl only: MSE needs the full logits")
+    if bool(cfg.teacher_path) == bool(cfg.teacher_cache):
+        raise KdseqError("--criterion word_kd needs --teacher-path (a checkpoint, or several joined by ':') "
+                         "or --teacher-cache (a folder from kdseq-cache-teacher), not both")
+    if cfg.teacher_cache and cfg.kd_loss == "mse":
+        raise KdseqError("--teacher-cache stores top-k log-probabilities, not logits: use --kd-loss kl")
+    if cfg.teacher_cache and cfg.ignore_prefix_size:
+        raise KdseqError("--teacher-cache does not support --ignore-prefix-size")
+    if cfg.teacher_cache and not getattr(task, "tags_subsets", False):
+        raise KdseqError("--teacher-cache needs --task translation_kd (its batches name their subset, so each "
+                         "subset is scored against its own cache)")
+    if cfg.teacher_cache:
+        check_unsharded(getattr(task.cfg, "data", ""))
+    if cfg.kd_anneal_updates < 0:
+        raise KdseqError(f"--kd-anneal-updates {cfg.kd_anneal_updates}: must be >= 0")
+    if cfg.kd_anneal and (cfg.kd_anneal_updates or cfg.max_update) <= 0:
+        raise KdseqError("--kd-anneal needs --kd-anneal-updates N or --max-update N (N > 0)")
+
+
 @register_criterion("word_kd", dataclass=WordKDConfig)
 class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
-    def __init__(self, task, sentence_avg, label_smoothing, ignore_prefix_size=0, report_accuracy=False,
-                 teacher_path="", teacher_data="", teacher_cache="", kd_alpha=0.5, kd_temperature=1.0,
-                 kd_loss="kl", kd_topk=0, kd_anneal=False, kd_anneal_updates=0, max_update=0, train_subset="train",
-                 valid_subset="valid", disable_validation=False):
-        super().__init__(task, sentence_avg, label_smoothing, ignore_prefix_size, report_accuracy)
-        _finite("--kd-alpha", kd_alpha, 0.0, 1.0)
-        _finite("--kd-temperature", kd_temperature, 0.0, lo_open=True)
-        _finite("--label-smoothing", label_smoothing, 0.0, 1.0)
-        if kd_topk < 0 or kd_topk > len(task.target_dictionary):
-            raise KdseqError(f"--kd-topk {kd_topk}: must lie in [0, {len(task.target_dictionary)}] (vocabulary)")
-        if kd_topk and kd_loss == "mse":
-            raise KdseqError("--kd-topk applies to --kd-loss kl only: MSE needs the full logits")
-        if bool(teacher_path) == bool(teacher_cache):
-            raise KdseqError("--criterion word_kd needs --teacher-path (a checkpoint, or several joined by ':') "
-                             "or --teacher-cache (a folder from kdseq-cache-teacher), not both")
-        if teacher_cache and kd_loss == "mse":
-            raise KdseqError("--teacher-cache stores top-k log-probabilities, not logits: use --kd-loss kl")
-        if teacher_cache and ignore_prefix_size:
-            raise KdseqError("--teacher-cache does not support --ignore-prefix-size")
-        if teacher_cache and not getattr(task, "tags_subsets", False):
-            raise KdseqError("--teacher-cache needs --task translation_kd (its batches name their subset, so each "
-                             "subset is scored against its own cache)")
-        if teacher_cache:
-            check_unsharded(getattr(task.cfg, "data", ""))
-        if kd_anneal_updates < 0:
-            raise KdseqError(f"--kd-anneal-updates {kd_anneal_updates}: must be >= 0")
-        self.anneal_updates = (kd_anneal_updates or max_update) if kd_anneal else 0
-        if kd_anneal and self.anneal_updates <= 0:
-            raise KdseqError("--kd-anneal needs --kd-anneal-updates N or --max-update N (N > 0)")
-        self.kd_alpha, self.kd_temperature, self.kd_loss, self.kd_topk = kd_alpha, kd_temperature, kd_loss, kd_topk
-        self.kd_anneal = kd_anneal
+    """(1 - alpha) * fairseq's label-smoothed cross-entropy + alpha * a soft loss to the teacher (Hinton et al.
+    2015; Kim & Rush 2016 word-KD at T = 1; Tang et al. 2019 logit MSE; Clark et al. 2019 annealing). fairseq
+    builds it from its :class:`WordKDConfig` (``cfg``); :func:`word_kd_config` makes one by hand."""
+
+    def __init__(self, cfg: WordKDConfig, task):
+        super().__init__(task, cfg.sentence_avg, cfg.label_smoothing, cfg.ignore_prefix_size, cfg.report_accuracy)
+        check_config(cfg, task)
+        self.cfg = cfg
+        self.anneal_updates = (cfg.kd_anneal_updates or cfg.max_update) if cfg.kd_anneal else 0
+        self.kd_alpha, self.kd_temperature, self.kd_loss = cfg.kd_alpha, cfg.kd_temperature, cfg.kd_loss
+        self.kd_topk, self.kd_anneal = cfg.kd_topk, cfg.kd_anneal
         self.num_updates = None
         # plain attributes holding plain objects: not submodules, so never optimised, cast, wrapped or saved
-        if teacher_path:
+        if cfg.teacher_path:
             own = getattr(task, "teacher_source_dictionary", None)  # --task headline_kd: the teacher's source
-            self.sources = [OnlineTeacher(Teacher(teacher_path, task, teacher_data or None, source_dict=(
+            self.sources = [OnlineTeacher(Teacher(cfg.teacher_path, task, cfg.teacher_data or None, source_dict=(
                 own, task.teacher_dict_file) if own is not None else None))]
         else:
-            subsets = [train_subset] + ([] if disable_validation else
-                                        [s for s in str(valid_subset).split(",") if s])
-            self.sources = [CachedTeacher(teacher_cache, task, list(dict.fromkeys(subsets)), kd_topk)]
+            subsets = [cfg.train_subset] + ([] if cfg.disable_validation else
+                                            [s for s in str(cfg.valid_subset).split(",") if s])
+            self.sources = [CachedTeacher(cfg.teacher_cache, task, list(dict.fromkeys(subsets)), cfg.kd_topk)]
         # the common case, one live teacher's full distribution at T = 1: hard and soft losses in one pass over
         # (B*T, V) with one gradient buffer (losses.dense_kd_loss)
-        self.fused = bool(teacher_path) and len(self.teacher.models) == 1 and kd_loss == "kl" and not kd_topk \
-            and kd_temperature == 1.0
+        self.fused = bool(cfg.teacher_path) and len(self.teacher.models) == 1 and cfg.kd_loss == "kl" and \
+            not cfg.kd_topk and cfg.kd_temperature == 1.0
 
     @property
     def teacher(self):

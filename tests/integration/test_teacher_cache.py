@@ -1,5 +1,6 @@
 """kdseq-cache-teacher and word_kd --teacher-cache: equivalence with the online teacher, size, refusals."""
 import json
+import re
 import shutil
 
 import numpy as np
@@ -9,7 +10,7 @@ from fairseq import checkpoint_utils
 
 import kdseq  # noqa: F401
 from kdseq.cache import TeacherCache
-from kdseq.criterions.word_kd import WordKDCriterion
+from kdseq.criterions.word_kd import WordKDCriterion, word_kd_config
 from kdseq.errors import KdseqError
 from kdseq.tasks.translation_kd import TranslationKDTask
 from tests.conftest import ROOT, TINY, cli
@@ -33,7 +34,8 @@ def setup(toy_prepared, toy_teacher, tmp_path_factory):
 
 
 def crit(setup, **kw):
-    return WordKDCriterion(setup["task"], False, 0.1, kd_alpha=1.0, kd_temperature=2.0, **kw)
+    cfg = word_kd_config(**{"label_smoothing": 0.1, "kd_alpha": 1.0, "kd_temperature": 2.0, **kw})
+    return WordKDCriterion(cfg, setup["task"])
 
 
 def test_full_vocabulary_cache_gives_the_online_loss(setup, toy_teacher):
@@ -76,15 +78,26 @@ def test_cache_from_other_data_is_refused(setup, tmp_path):
         crit(setup, teacher_cache=str(setup["cache"]), kd_topk=99999)
 
 
-def test_fairseq_train_from_cache(toy_prepared, toy_teacher, tmp_path):
+def logged(out, key):
+    """The values of ``key`` in fairseq-train's training log lines (--log-format simple: key=value)."""
+    return [float(m) for m in re.findall(rf"\b{key}=([0-9.]+)", out)]
+
+
+def test_fairseq_train_from_cache_follows_the_online_teacher(toy_prepared, toy_teacher, tmp_path):
+    """fairseq-train from the top-4 cache and from the live teacher cut to its top 4 (--kd-topk 4): the same
+    run, update for update (the logged soft and hard losses agree), and the student's checkpoints are written."""
     cli("kdseq-cache-teacher", toy_prepared / "bin", "--teacher-path", toy_teacher, "--topk", "4",
         "--out-dir", tmp_path / "c4", "--cpu")
-    res = cli("fairseq-train", toy_prepared / "bin", "--user-dir", "kdseq", *TINY, "--max-update", "30",
-              "--save-dir", tmp_path / "s", "--task", "translation_kd", "--criterion", "word_kd",
-              "--label-smoothing", "0.1",
-              "--teacher-cache", tmp_path / "c4", "--kd-alpha", "0.7", cwd=ROOT)
-    out = res.stdout + res.stderr
-    assert "kd_agree" in out and "| valid |" in out and (tmp_path / "s" / "checkpoint_last.pt").exists()
+    common = [toy_prepared / "bin", "--user-dir", "kdseq", *TINY, "--max-update", "20", "--log-interval", "5",
+              "--task", "translation_kd", "--criterion", "word_kd", "--label-smoothing", "0.1", "--kd-alpha", "0.7"]
+    cached = cli("fairseq-train", *common, "--save-dir", tmp_path / "s", "--teacher-cache", tmp_path / "c4",
+                 cwd=ROOT)
+    online = cli("fairseq-train", *common, "--save-dir", tmp_path / "o", "--teacher-path", toy_teacher,
+                 "--kd-topk", "4", cwd=ROOT)
+    for key in ("kd_loss", "hard_loss", "kd_agree"):
+        a, b = logged(cached.stdout + cached.stderr, key), logged(online.stdout + online.stderr, key)
+        assert len(a) >= 3 and a == pytest.approx(b, abs=0.01), (key, a, b)
+    assert (tmp_path / "s" / "checkpoint_last.pt").exists()
 
 
 def test_ensemble_at_temperature_is_the_same_online_and_cached(setup, toy_teacher, tmp_path):
