@@ -22,11 +22,17 @@
 #   headline-then-translate (headline-en then teacher-mt); oracle: teacher-mt translating the gold English
 #   headline (the ceiling of teacher (a)).
 #
-# Settings: HL_ROWS (training rows per corpus, a random sample; default 20000), TEACHER_UPDATES (teacher-mt; 800),
-# HL_TEACHER_UPDATES (teacher-hl, headline-en; 600), STUDENT_UPDATES (default 800), HL_SOURCE_MAX (the pieces of a
-# text every headline model reads: its lead; 32;
-# 0: the whole text, rows over 250 pieces dropped from training), HEADLINE_MAX (longest headline decoded, pieces; 40), REGEN_EXTRA, TEACHER_PRESET/STUDENT_PRESET (gpu-base/gpu-small with HL_ROWS=0: all rows),
-# VALID_MODULES/TEST_MODULES (held-out help modules, default schart/smath), JOBS (students at once), KDSEQ_SETUP=0.
+# Settings:
+#   HL_ROWS               training rows per corpus, a random sample (20000; 0: all)
+#   TEACHER_UPDATES       teacher-mt (800); HL_TEACHER_UPDATES: teacher-hl and headline-en (600)
+#   STUDENT_UPDATES       800
+#   HL_SOURCE_MAX         the pieces of a text every headline model reads, its lead (32; 0: the whole text, rows
+#                         over 250 pieces dropped from training)
+#   HEADLINE_MAX          longest headline decoded, in pieces (40)
+#   REGEN_EXTRA           more kdseq-regenerate arguments
+#   TEACHER_PRESET/STUDENT_PRESET   gpu-base/gpu-small (with HL_ROWS=0: all rows)
+#   VALID_MODULES/TEST_MODULES      held-out help modules (schart/smath)
+#   JOBS, KEEP_GOING, KDSEQ_SETUP=0  as in demo.sh
 # Every stage is skipped when its output exists; a model trained by another command is refused, not reused.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -101,20 +107,10 @@ ORACLE="$D/student-a/bin-teacher"  # the same rows with the gold English headlin
 MODELS="$HL/models"
 RESULTS="$HL/results"
 mkdir -p "$MODELS" "$RESULTS"
-train() {  # train NAME SCRIPT ARGS...: once; a rerun by another command is refused (as in demo.sh)
-  local name=$1; shift
-  local want="$*"
-  if [ -f "$MODELS/$name/.done" ]; then
-    local have; have=$(cat "$MODELS/$name/.done")
-    [ "${have#*scripts/}" = "${want#*scripts/}" ] || die "$MODELS/$name was trained by another command than this" \
-      "run's ($want); remove that folder to retrain it, or give another WORK=..."
-  else
-    stamp "$name: training; log: $MODELS/$name.log"
-    bash "$@" > "$MODELS/$name.log" 2>&1 || { tail -20 "$MODELS/$name.log"; die "$name failed"; }
-    echo "$want" > "$MODELS/$name/.done"
-  fi
+updates() {  # --max-update N, validating and saving at N/2 and N
+  local half=$(( ($1 + 1) / 2 ))
+  echo --max-update "$1" --validate-interval-updates "$half" --save-interval-updates "$half"
 }
-updates() { echo --max-update "$1" --validate-interval-updates "$(( ($1 + 1) / 2 ))" --save-interval-updates "$(( ($1 + 1) / 2 ))"; }
 read -ra T_ARGS <<< "$(updates "$TEACHER_UPDATES")"
 read -ra HL_T_ARGS <<< "$(updates "$HL_TEACHER_UPDATES")"
 read -ra S_ARGS <<< "$(updates "$STUDENT_UPDATES")"
@@ -122,17 +118,6 @@ teacher_job() { train "$1" "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$
 job_t_mt() { teacher_job teacher-mt translation "${T_ARGS[@]}"; }
 job_t_hl() { teacher_job teacher-hl headline-zh "${HL_T_ARGS[@]}"; }
 job_t_en() { teacher_job headline-en headline-en "${HL_T_ARGS[@]}"; }
-run_jobs() {  # a pool of JOBS at once, each with its share of the cores: the next starts as soon as one ends
-  local threads=$(( $(nproc) / JOBS )) running=0 job fail=0
-  [ "$threads" -ge 1 ] || threads=1
-  for job in "$@"; do
-    if [ "$JOBS" = 1 ]; then "$job" || fail=1; continue; fi
-    if [ "$running" -ge "$JOBS" ]; then wait -n || fail=1; running=$(( running - 1 )); fi
-    OMP_NUM_THREADS=$threads "$job" & running=$(( running + 1 ))
-  done
-  while [ "$running" -gt 0 ]; do wait -n || fail=1; running=$(( running - 1 )); done
-  [ $fail = 0 ] || die "a training failed (logs: $MODELS/*.log)"
-}
 run_jobs job_t_mt job_t_hl job_t_en
 T_MT="$MODELS/teacher-mt/checkpoint_best.pt"
 T_HL="$MODELS/teacher-hl/checkpoint_best.pt"
@@ -144,15 +129,12 @@ HL_EN="$MODELS/headline-en/checkpoint_best.pt"
 # shellcheck disable=SC2086  # REGEN_EXTRA is word-split on purpose
 regen() {  # regen NAME TEACHER CORPUS [kdseq-regenerate args...]
   local name=$1 teacher=$2 corpus=$3; shift 3
-  local args="$* $REGEN_EXTRA"
-  if [ -f "$MODELS/$name/best/regenerate.json" ] && [ "$(cat "$MODELS/$name/.demo-args" 2> /dev/null)" != "$args" ]; then
-    die "$MODELS/$name was made with other arguments ($(cat "$MODELS/$name/.demo-args" 2> /dev/null)) than this run's ($args): remove it to redo it"
-  fi
-  if [ ! -f "$MODELS/$name/best/regenerate.json" ]; then
+  local args="args=$* $REGEN_EXTRA"
+  if ! stage_done "$MODELS/$name" "$args"; then
     stamp "$name: the teacher decodes its source of $corpus (beam 5)"
     kdseq-regenerate "$D/$corpus/bin" --teacher-source "$D/$corpus/bin-teacher" --teacher-path "$teacher" \
       --out-dir "$MODELS/$name" --beam 5 --select best --no-progress "$@" $REGEN_EXTRA > "$MODELS/$name.json"
-    echo "$args" > "$MODELS/$name/.demo-args"
+    kdseq-stage record "$MODELS/$name" "$args"
   fi
 }
 regen regen-a "$T_MT" student-a
@@ -165,7 +147,7 @@ if [ ! -f "$UNION/.done" ]; then
   stamp "regen-c: union of regen-a and regen-b"
   rm -rf "$MODELS/regen-c" && mkdir -p "$MODELS/regen-c/text"
   for l in en zh; do cat "$RA/text/train.$l" "$RB/text/train.$l" > "$MODELS/regen-c/text/train.$l"; done
-  python -m fairseq_cli.preprocess --source-lang en --target-lang zh --trainpref "$MODELS/regen-c/text/train" \
+  "$PYTHON" -m fairseq_cli.preprocess --source-lang en --target-lang zh --trainpref "$MODELS/regen-c/text/train" \
     --srcdict "$EVAL/dict.en.txt" --joined-dictionary --destdir "$UNION" --workers 2 > "$MODELS/regen-c.log" 2>&1
   cp "$EVAL"/valid.en-zh.* "$EVAL"/test.en-zh.* "$EVAL"/test1.en-zh.* "$UNION/"
   cp "$RA/regenerate.json" "$MODELS/regen-c/regenerate.json"  # train-student.sh seq-kd checks for one
@@ -180,8 +162,14 @@ job_a_seq() { student student-a-seq seq-kd "$RA/bin"; }
 job_a_seq2() { student student-a-seq-seed2 seq-kd "$RA/bin" --seed 2; }
 job_b_seq() { student student-b-seq seq-kd "$RB/bin"; }
 job_c_seq() { student student-c-seq seq-kd "$UNION"; }
-job_a_word() { student student-a-word word-kd "$RA/bin" "$T_MT" --task headline_kd --teacher-source-data "$RA/bin-teacher" --kd-alpha 1; }
-job_b_word() { student student-b-word word-kd "$RB/bin" "$T_HL" --task headline_kd --teacher-source-data "$RB/bin-teacher" --kd-alpha 1; }
+job_a_word() {
+  student student-a-word word-kd "$RA/bin" "$T_MT" --task headline_kd --teacher-source-data "$RA/bin-teacher" \
+    --kd-alpha 1
+}
+job_b_word() {
+  student student-b-word word-kd "$RB/bin" "$T_HL" --task headline_kd --teacher-source-data "$RB/bin-teacher" \
+    --kd-alpha 1
+}
 run_jobs job_a_word job_b_word job_a_seq job_b_seq job_c_seq job_a_seq2  # the slowest first
 
 evaluate() {  # evaluate NAME DATA CHECKPOINT [kdseq-evaluate args...]: greedy and beam 5 on both test sets
@@ -212,7 +200,8 @@ for split in test test1; do
     for b in 1 5; do [ -f "$RESULTS/$n.$split.beam$b.json" ] && files+=("$RESULTS/$n.$split.beam$b.json"); done
   done
   echo
-  echo "## $( [ $split = test ] && echo "help sections of $TEST_MODULES (English body -> Chinese heading)" || echo "Debian packages with a Chinese description (English long description -> Chinese synopsis)")"
+  if [ $split = test ]; then echo "## help sections of $TEST_MODULES (English body -> Chinese heading)"
+  else echo "## Debian packages with a Chinese description (English long description -> Chinese synopsis)"; fi
   kdseq-report --headline "${files[@]}"
 done | tee "$RESULTS/headline-table.md"
 echo

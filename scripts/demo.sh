@@ -19,13 +19,22 @@
 #   CORPUS=FILE SRC=L1 TGT=L2
 #                    your parallel corpus (FILE.tsv "source<TAB>target", or a prefix with FILE.L1/FILE.L2);
 #                    kdseq-prepare splits VALID_SIZE and TEST_SIZE pairs (default 1000 each) off it by distinct
-#                    source, with a VOCAB_SIZE joint sentencepiece model (default 8000); outputs in
-#                    $WORK/corpus-<name>/
-#   DATA=DIR         a folder kdseq-prepare made before (its <out>/bin)
-# Settings: TEACHER_PRESET/STUDENT_PRESET (cpu-demo | gpu-base/gpu-small), TEACHER_EXTRA/STUDENT_EXTRA (more
-# fairseq-train arguments, e.g. "--stop-time-hours 0.05"), REGEN_EXTRA (more kdseq-regenerate arguments), JOBS (students trained at once: 2 on 2+ CPU cores,
-# one core each, 1.25x the throughput of one at a time; 4 on a GPU), KDSEQ_SETUP=0 (use the Python environment
-# already active instead of creating .venv, e.g. on a GPU machine with no network: scripts/gpu-reproduce.sh).
+#                    source, with a VOCAB_SIZE joint sentencepiece model (default 8000); data, models and
+#                    results in $WORK/corpus-<name>/
+#   DATA=DIR         a folder kdseq-prepare made before (its <out>/bin); models and results in
+#                    $WORK/data-<name of its parent folder>/
+# Settings:
+#   TEACHER_PRESET/STUDENT_PRESET   cpu-demo | gpu-base/gpu-small
+#   TEACHER_UPDATES/STUDENT_UPDATES 1200/500 for cpu-demo, the preset's otherwise
+#   TEACHER_EXTRA/STUDENT_EXTRA     more fairseq-train arguments, e.g. "--stop-time-hours 0.05"
+#   REGEN_EXTRA                     more kdseq-regenerate arguments
+#   JOBS                            students trained at once: 2 on 2+ CPU cores (one core each, 1.25x the
+#                                   throughput of one at a time); 4 on a GPU
+#   KEEP_GOING=1                    a failed student does not stop the others (the demo still exits 1)
+#   OUTS=DIR                        models and results there instead of beside the data
+#   STUDENTS=0                      stop after the teacher
+#   KDSEQ_SETUP=0                   use the active Python environment instead of creating .venv (e.g. on a GPU
+#                                   machine with no network: scripts/gpu-reproduce.sh)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${WORK:=$ROOT/work}"
@@ -38,11 +47,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${TEACHER_EXTRA:=}"
 : "${STUDENT_EXTRA:=}"
 : "${REGEN_EXTRA:=}"
-: "${KEEP_GOING:=0}"   # 1: a failed student does not stop the others' evaluation (the demo still exits 1)
-FAILED=0
 : "${STUDENTS:=1}"   # STUDENTS=0: stop after the teacher
 : "${CORPUS:=}"
 : "${DATA:=}"
+: "${OUTS:=}"
 export WORK
 start=$(date +%s)
 stamp() { echo "[demo] $(( $(date +%s) - start ))s: $*"; }
@@ -57,7 +65,8 @@ if [ -n "$DATA" ]; then
   DATA="$(cd "$DATA" && pwd)"
   stamp "data: $DATA (prepared before)"
 elif [ -n "$CORPUS" ]; then
-  [ -n "${SRC:-}" ] && [ -n "${TGT:-}" ] || die "CORPUS=$CORPUS needs SRC=... and TGT=... (language codes, e.g. SRC=en TGT=fr)"
+  [ -n "${SRC:-}" ] && [ -n "${TGT:-}" ] ||
+    die "CORPUS=$CORPUS needs SRC=... and TGT=... (language codes, e.g. SRC=en TGT=fr)"
   name=$(basename "$CORPUS"); name=${name%.tsv}
   stamp "data: $CORPUS ($SRC-$TGT) -> $WORK/corpus-$name/data"
   # kdseq-prepare records its inputs and settings: a rerun with the same ones reuses the folder, another corpus
@@ -72,34 +81,19 @@ else
   DATA="$WORK/libreoffice-en-de/data/bin"
 fi
 
-MODELS="$WORK/models"
-RESULTS="$WORK/results"
+# models and results live beside the data they come from, so that several corpora share one WORK folder (OUTS=...
+# puts them elsewhere)
+if [ -n "$OUTS" ]; then :
+elif [ -n "$CORPUS" ]; then OUTS="$WORK/corpus-$name"
+elif [ "$DATA" = "$WORK/libreoffice-en-de/data/bin" ]; then OUTS="$WORK"
+else OUTS="$WORK/data-$(basename "$(dirname "$DATA")")"; fi
+MODELS="$OUTS/models"
+RESULTS="$OUTS/results"
 mkdir -p "$MODELS"
-
-# train NAME SCRIPT ARGS...: run a training script once (an interrupted run resumes from checkpoint_last.pt). The
-# finished model records its command; a rerun with other settings (e.g. TEACHER_UPDATES) stops instead of
-# silently reusing the old model.
-train() {
-  local name=$1; shift
-  local want="$*"
-  if [ -f "$MODELS/$name/.done" ]; then
-    local have; have=$(cat "$MODELS/$name/.done")
-    # compared without the checkout's path, so that a moved or re-cloned checkout reuses its models
-    if [ "${have#*scripts/}" != "${want#*scripts/}" ]; then
-      echo "[demo] error: $MODELS/$name was trained by another command than this run's ($want); remove that" \
-           "folder to retrain it, or give another WORK=..." >&2
-      exit 1
-    fi
-  else
-    stamp "$name: training; log: $MODELS/$name.log"
-    bash "$@" > "$MODELS/$name.log" 2>&1 || { tail -20 "$MODELS/$name.log"; return 1; }
-    echo "$want" > "$MODELS/$name/.done"
-  fi
-}
 
 # evaluate NAME: greedy and beam 5 on the held-out smath module, on every core (speeds are comparable).
 evaluate() {
-  [ -f "$MODELS/$1/.done" ] || { stamp "$1: no model (KEEP_GOING=1), not evaluated"; return 0; }
+  [ -f "$MODELS/$1/kdseq-stage.json" ] || { stamp "$1: no model (KEEP_GOING=1), not evaluated"; return 0; }
   if [ ! -f "$RESULTS/$1.test.beam5.json" ]; then
     stamp "$1: evaluating greedy and beam 5"
     bash "$ROOT/scripts/evaluate.sh" "$DATA" "$MODELS/$1/checkpoint_best.pt" "$1" "$RESULTS" > /dev/null
@@ -108,7 +102,7 @@ evaluate() {
 
 # evaluate_deployed NAME: greedy in CTranslate2 int8, how a student would ship (the conversion is cached).
 evaluate_deployed() {
-  [ -f "$MODELS/$1/.done" ] || return 0
+  [ -f "$MODELS/$1/kdseq-stage.json" ] || return 0
   if [ ! -f "$RESULTS/$1-ct2-int8.test.beam1.json" ]; then
     stamp "$1: evaluating greedy in CTranslate2 int8"
     BEAMS=1 bash "$ROOT/scripts/evaluate.sh" "$DATA" "$MODELS/$1/checkpoint_best.pt" "$1-ct2-int8" "$RESULTS" \
@@ -116,35 +110,15 @@ evaluate_deployed() {
   fi
 }
 
-# run_jobs JOB...: student trainings, JOBS at once (on CPU each gets its share of the cores), or one at a time.
-run_jobs() {
-  if [ "$JOBS" = 1 ]; then
-    local job; for job in "$@"; do "$job"; done
-    return
-  fi
-  local threads=$(( $(nproc) / JOBS )) fail=0 pids=() job pid
-  [ "$threads" -ge 1 ] || threads=1
-  for job in "$@"; do
-    OMP_NUM_THREADS=$threads "$job" & pids+=($!)
-    if [ ${#pids[@]} -ge "$JOBS" ]; then
-      for pid in "${pids[@]}"; do wait "$pid" || fail=1; done
-      pids=()
-    fi
-  done
-  for pid in ${pids[@]+"${pids[@]}"}; do wait "$pid" || fail=1; done
-  if [ $fail = 1 ]; then
-    stamp "a student job failed (logs: $MODELS/*.log)"
-    [ "$KEEP_GOING" = 1 ] || exit 1
-    FAILED=1
-  fi
-}
-
 T_UPDATES=()
 if [ -n "$TEACHER_UPDATES" ]; then T_UPDATES=(--max-update "$TEACHER_UPDATES")
-elif [ "$TEACHER_PRESET" = cpu-demo ]; then T_UPDATES=(--max-update 1200 --validate-interval-updates 600 --save-interval-updates 600); fi
+elif [ "$TEACHER_PRESET" = cpu-demo ]; then
+  T_UPDATES=(--max-update 1200 --validate-interval-updates 600 --save-interval-updates 600)
+fi
 # shellcheck disable=SC2206  # TEACHER_EXTRA/STUDENT_EXTRA are word-split on purpose
 T_UPDATES+=($TEACHER_EXTRA)
-train teacher "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$DATA" "$MODELS/teacher" ${T_UPDATES[@]+"${T_UPDATES[@]}"}
+train teacher "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$DATA" "$MODELS/teacher" \
+  ${T_UPDATES[@]+"${T_UPDATES[@]}"}
 evaluate teacher
 if [ "$STUDENTS" = 0 ]; then
   stamp "done (STUDENTS=0: no students)"
@@ -158,13 +132,10 @@ TEACHER="$MODELS/teacher/checkpoint_best.pt"
 REGEN="$MODELS/teacher/regenerated"
 # shellcheck disable=SC2206
 REGEN_ARGS=(--no-progress $REGEN_EXTRA)
-if [ -f "$REGEN/bleu/regenerate.json" ] && [ "$(cat "$REGEN/.demo-args" 2> /dev/null || echo --no-progress)" != "${REGEN_ARGS[*]}" ]; then
-  die "$REGEN was made with other arguments ($(cat "$REGEN/.demo-args" 2> /dev/null)) than this run's (${REGEN_ARGS[*]}): remove it to redo it"
-fi
-if [ ! -f "$REGEN/bleu/regenerate.json" ]; then
+if ! stage_done "$REGEN" "args=${REGEN_ARGS[*]}"; then
   stamp "teacher regenerates the training corpus (beam 5, 5-best) -> $REGEN"
   bash "$ROOT/scripts/regenerate.sh" "$DATA" "$TEACHER" "$REGEN" "${REGEN_ARGS[@]}" > "$MODELS/regenerate.json"
-  echo "${REGEN_ARGS[*]}" > "$REGEN/.demo-args"
+  kdseq-stage record "$REGEN" "args=${REGEN_ARGS[*]}"
 fi
 # Word-KD from the offline cache: one teacher pass over train and valid (top-8 per token), then the student
 # trains at the baseline's speed (the online teacher would run on every batch: twice the time on 2 cores).
@@ -176,7 +147,9 @@ fi
 
 UPDATES=()
 if [ -n "$STUDENT_UPDATES" ]; then UPDATES=(--max-update "$STUDENT_UPDATES")
-elif [ "$STUDENT_PRESET" = cpu-demo ]; then UPDATES=(--max-update 500 --validate-interval-updates 250 --save-interval-updates 250); fi
+elif [ "$STUDENT_PRESET" = cpu-demo ]; then
+  UPDATES=(--max-update 500 --validate-interval-updates 250 --save-interval-updates 250)
+fi
 # shellcheck disable=SC2206
 UPDATES+=($STUDENT_EXTRA)
 student() {  # student NAME METHOD DATA [args...]

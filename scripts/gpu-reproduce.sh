@@ -78,7 +78,7 @@ fi
 status=0
 # The demo gets the budget less 30 s, so that whatever it finished is packed into OUT even if it runs late.
 demo_s=$(( BUDGET_S - 30 - ($(date +%s) - start) )); [ "$demo_s" -gt 0 ] || demo_s=1
-KEEP_GOING=1 KDSEQ_SETUP=0 DATA="$PACK/data/bin" TEACHER_PRESET=gpu-base STUDENT_PRESET=gpu-small TEACHER_EXTRA="$T_EXTRA" \
+KEEP_GOING=1 KDSEQ_SETUP=0 DATA="$PACK/data/bin" OUTS="$WORK" TEACHER_PRESET=gpu-base STUDENT_PRESET=gpu-small TEACHER_EXTRA="$T_EXTRA" \
   STUDENT_EXTRA="$S_EXTRA" REGEN_EXTRA="$R_EXTRA" timeout "$demo_s" bash "$ROOT/scripts/demo.sh" 2>&1 \
   | tee "$OUT/demo.log" || status=1
 RESULTS="$WORK/results"

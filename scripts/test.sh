@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: set up (or reuse) the environment, then run the whole test suite on CPU.
+# The test command: set up (or reuse) the environment, then run the whole test suite on CPU, two test files at a
+# time (pytest-xdist; KDSEQ_TEST_WORKERS=0 runs them in one process).
 #
 #   bash scripts/test.sh [pytest args...]
 set -euo pipefail
@@ -7,4 +8,4 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup-env.sh"
 : "${KDSEQ_VENV:=$ROOT/.venv}"
 cd "$ROOT"
-exec "$KDSEQ_VENV/bin/python" -m pytest tests "$@"
+exec "$KDSEQ_VENV/bin/python" -m pytest tests -n "${KDSEQ_TEST_WORKERS:-2}" --dist loadfile "$@"

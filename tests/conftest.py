@@ -52,25 +52,49 @@ def cli(name, *args, check=True, cwd=None, env=None, timeout=600):
     return res
 
 
-@pytest.fixture(scope="session")
-def toy_corpus(tmp_path_factory):
-    """TSV train/valid/test of the toy pair, disjoint sources."""
-    d = tmp_path_factory.mktemp("toy")
+def built_once(tmp_path_factory, name, build):
+    """A folder that ``build(folder)`` fills once per test run: under pytest-xdist the workers share it (the first
+    builds it under a file lock, the others wait and reuse it), so the toy teacher is trained once, not per worker."""
+    from filelock import FileLock
+
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    root = tmp_path_factory.getbasetemp().parent  # shared by the workers of this run
+    folder = root / name
+    with FileLock(str(root / f"{name}.lock")):
+        if not (root / f"{name}.done").exists():
+            folder.mkdir(exist_ok=True)
+            build(folder)
+            (root / f"{name}.done").touch()
+    return folder
+
+
+def _write_toy_corpus(d):
     pairs = list(dict.fromkeys(make_pairs(3600, seed=1)))
-    train_src = set()
     train = pairs[:3000]
     train_src = {s for s, _ in train}
     held = [p for p in pairs[3000:] if p[0] not in train_src]
-    return {"train": write_tsv(d / "train.tsv", train), "valid": write_tsv(d / "valid.tsv", held[:60]),
-            "test": write_tsv(d / "test.tsv", held[60:160]), "dir": d}
+    write_tsv(d / "train.tsv", train)
+    write_tsv(d / "valid.tsv", held[:60])
+    write_tsv(d / "test.tsv", held[60:160])
+
+
+@pytest.fixture(scope="session")
+def toy_corpus(tmp_path_factory):
+    """TSV train/valid/test of the toy pair, disjoint sources."""
+    d = built_once(tmp_path_factory, "toy", _write_toy_corpus)
+    return {"train": str(d / "train.tsv"), "valid": str(d / "valid.tsv"), "test": str(d / "test.tsv"), "dir": d}
 
 
 @pytest.fixture(scope="session")
 def toy_prepared(toy_corpus, tmp_path_factory):
-    out = tmp_path_factory.mktemp("prepared") / "en-de"
-    cli("kdseq-prepare", "--train", toy_corpus["train"], "--valid", toy_corpus["valid"], "--test",
-        toy_corpus["test"], "--src-lang", "en", "--tgt-lang", "de", "--out-dir", out, "--vocab-size", "60")
-    return out
+    def build(d):
+        cli("kdseq-prepare", "--train", toy_corpus["train"], "--valid", toy_corpus["valid"], "--test",
+            toy_corpus["test"], "--src-lang", "en", "--tgt-lang", "de", "--out-dir", d / "en-de", "--vocab-size", "60")
+
+    return built_once(tmp_path_factory, "prepared", build) / "en-de"
 
 
 def env_without_torch_override():
@@ -82,8 +106,21 @@ def env_without_torch_override():
 @pytest.fixture(scope="session")
 def toy_teacher(toy_prepared, tmp_path_factory):
     """A tiny transformer trained through the real fairseq-train with the relative --user-dir the README shows."""
-    save = tmp_path_factory.mktemp("teacher")
-    cli("fairseq-train", toy_prepared / "bin", "--user-dir", "kdseq", "--save-dir", save, *TINY,
-        "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--max-update", "600",
-        cwd=ROOT, env=env_without_torch_override())
-    return save / "checkpoint_best.pt"
+    def build(save):
+        cli("fairseq-train", toy_prepared / "bin", "--user-dir", "kdseq", "--save-dir", save, *TINY,
+            "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--max-update", "600",
+            cwd=ROOT, env=env_without_torch_override())
+
+    return built_once(tmp_path_factory, "teacher", build) / "checkpoint_best.pt"
+
+
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # two workers on two cores: each test's fairseq and CTranslate2 processes get one core, not both (threads
+    # competing for the same cores run several times slower than one thread each)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+def pytest_collection_modifyitems(items):
+    """The longest test file first (the demo recipe end to end), so that the other worker takes the rest."""
+    items.sort(key=lambda item: "test_demo_recipe" not in item.nodeid)

@@ -221,7 +221,35 @@ def inputs_intact(*names):
     return check
 
 
+def p_umask(ctx):
+    old = os.umask(0o027)
+    try:
+        return prep(ctx)
+    finally:
+        os.umask(old)
+
+
+def d_umask_mode(ctx):
+    out = ctx["tmp"] / "out"
+    assert oct(out.stat().st_mode & 0o777) == oct(0o750)  # a new folder's mode under umask 027, not mkdtemp's 0700
+    assert oct((out / "bin").stat().st_mode & 0o777) == oct(0o750)
+
+
+def p_spacing_twin(ctx):
+    pairs = list(dict.fromkeys(make_pairs(300, 5)))
+    d = ctx["tmp"] / "in"
+    d.mkdir(parents=True, exist_ok=True)
+    twin = (pairs[25][0].replace(" ", "  ") + " ", pairs[25][1])  # a training source as sentencepiece reads it
+    return run_main("prepare", "--train", write_tsv(d / "train.tsv", pairs[20:]), "--valid",
+                    write_tsv(d / "valid.tsv", pairs[:10]), "--test", write_tsv(d / "test.tsv", [twin] + pairs[10:19]),
+                    "--src-lang", "en", "--tgt-lang", "de", "--vocab-size", "60", "--out-dir", ctx["tmp"] / "out")
+
+
 PREPARE = [
+    Case("prepare: outputs get the mode of a new folder under the umask", p_umask, 0, "", d_umask_mode),
+    Case("prepare: a test sentence that differs from a training one in spacing only", p_spacing_twin, 2,
+         r"1 test source sentences also occur in train \(first: ", lambda ctx: not (ctx["tmp"] / "out").exists()
+         or pytest.fail("written")),
     Case("prepare: --out-dir is someone's folder", p_foreign_out, 2, r"not a kdseq output",
          lambda ctx: (ctx["tmp"] / "out" / "model.pt").read_bytes() == b"precious" or pytest.fail("deleted")),
     Case("prepare: --out-dir .", p_dot_out, 2, r"--out-dir \S*/home: the folder is not empty and is not a kdseq output",
@@ -338,6 +366,9 @@ def e_truncated_checkpoint(ctx):
 
 
 EVALUATE = [
+    Case("evaluate: DATA folder that does not exist",
+         lambda ctx: run_main("evaluate", ctx["tmp"] / "nope", "--path", ctx["teacher"], "--beams", "1"), 2,
+         r"DATA \S*nope: no such folder"),
     Case("evaluate: a model trained with another dictionary of the same size", e_other_dictionary, 2,
          r"dictionaries differ: .*has '.*' at index 9 where .*swapped/bin/dict\.en\.txt has"),
     Case("evaluate: truncated checkpoint", e_truncated_checkpoint, 2, r"--path: cannot load checkpoint .*bad\.pt"),
@@ -347,6 +378,27 @@ EVALUATE = [
     Case("evaluate: --max-len-a 0 --max-len-b 0",
          lambda ctx: run_main("evaluate", ctx["bin"], "--path", ctx["teacher"], "--max-len-a", "0", "--max-len-b",
                               "0"), 2, r"--max-len-a 0.0 --max-len-b 0: give a >= 0 and b >= 0, not both 0"),
+]
+
+
+# ---------------------------------------------------------------------- kdseq-report, kdseq-extract-headlines
+
+def rp_old_result_headline(ctx):
+    r = {"name": "m", "beam": 1, "bleu": 1.0, "chrf": 2.0, "rougeL": 3.0, "sent_per_s": 1.0, "tgt_tokens_per_s": 1.0,
+         "wall_s": 1.0, "params": 1, "device": "cpu", "split": "test", "sentences": 2, "bleu_signature": "s",
+         "chrf_signature": "s"}  # a result of before ROUGE-1/2 were scored
+    f = ctx["tmp"] / "m.test.beam1.json"
+    f.write_text(json.dumps(r))
+    return run_main("report", f, "--headline")
+
+
+OTHER = [
+    Case("report --headline: a result without ROUGE-1/2", rp_old_result_headline, 2,
+         r"m\.test\.beam1\.json: has no rouge1, rouge2 .*evaluate the model again"),
+    Case("extract-headlines: --min-body-words 0",
+         lambda ctx: run_main("extract_headlines", "--help-root", ctx["tmp"], "--apt-lists", ctx["tmp"],
+                              "--out-dir", ctx["tmp"] / "o", "--min-body-words", "0"), 2,
+         r"--min-body-words 0: must be at least 1"),
 ]
 
 
@@ -436,7 +488,7 @@ def shared(toy_prepared, toy_teacher, tmp_path_factory):
     return {"bin": toy_prepared / "bin", "teacher": toy_teacher, "env": env, "cache": cache}
 
 
-@pytest.mark.parametrize("case", PREPARE + REGENERATE + EVALUATE + WORD_KD + CACHE, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", PREPARE + REGENERATE + EVALUATE + OTHER + WORD_KD + CACHE, ids=lambda c: c.id)
 def test_bad_input(case, shared, tmp_path):
     ctx = dict(shared, tmp=tmp_path)
     before = {p: p.read_bytes() for p in shared["bin"].iterdir()}
@@ -454,12 +506,14 @@ def test_long_source_is_truncated_and_counted(shared, tmp_path):
     """A test sentence far longer than the teacher's positions: every command goes on and counts it."""
     toy = shared["bin"].parent
     pairs = list(dict.fromkeys(make_pairs(200, 6)))
-    long_src = " ".join(sorted(LEXICON) * 60)  # 1,440 words: more pieces than the 1,024 positions
-    long_tgt = " ".join(LEXICON[w] for w in long_src.split())
+    long_src = " ".join(sorted(LEXICON) * 875)  # 21,000 words: more pieces than the 1,024 positions, and a
+    long_tgt = " ".join(LEXICON[w] for w in long_src.split())  # reference longer than --max-tokens 4096
     test = write_tsv(tmp_path / "test.tsv", pairs[:20] + [(long_src, long_tgt)])
-    run_main("prepare", "--train", write_tsv(tmp_path / "train.tsv", pairs[40:]), "--valid",
-        write_tsv(tmp_path / "valid.tsv", pairs[20:40]), "--test", test, "--src-lang", "en", "--tgt-lang", "de",
-        "--out-dir", tmp_path / "p", "--spm-model", toy / "spm.model", "--dict", toy / "bin" / "dict.en.txt")
+    res = run_main("prepare", "--train", write_tsv(tmp_path / "train.tsv", pairs[40:]), "--valid",
+                   write_tsv(tmp_path / "valid.tsv", pairs[20:40]), "--test", test, "--src-lang", "en", "--tgt-lang",
+                   "de", "--out-dir", tmp_path / "p", "--spm-model", toy / "spm.model", "--dict",
+                   toy / "bin" / "dict.en.txt")
+    assert res.returncode == 0, res.stderr[-2000:]
     data = tmp_path / "p" / "bin"
     for backend in ("ctranslate2", "fairseq"):  # greedy: the same truncation, ~1,000 decoding steps cheaper
         res = regen(dict(shared, tmp=tmp_path), "--backend", backend, "--beam", "1", data=data,
@@ -468,10 +522,15 @@ def test_long_source_is_truncated_and_counted(shared, tmp_path):
         summary = json.loads(res.stdout.splitlines()[-1])
         assert summary["truncated_sources"] == 1 and summary["best"]["sentences"] == 21
         assert "longer than the teacher's 1024 positions" in res.stderr
-    res = run_main("evaluate", data, "--path", shared["teacher"], "--beams", "1", "--output-dir", tmp_path / "ev")
+    res = run_main("evaluate", data, "--path", shared["teacher"], "--beams", "1,2", "--output-dir", tmp_path / "ev")
     assert res.returncode == 0, res.stderr[-2000:]
-    result = json.loads(next((tmp_path / "ev").glob("*.json")).read_text())
-    assert result["truncated_sources"] == 1 and result["sentences"] == 21
+    results = [json.loads(p.read_text()) for p in sorted((tmp_path / "ev").glob("*.json"))]
+    assert [(r["beam"], r["truncated_sources"], r["sentences"]) for r in results] == [(1, 1, 21), (2, 1, 21)]
+    # a source longer than --max-tokens (one batch) but within the positions is cut to it, and counted
+    res = run_main("evaluate", data, "--path", shared["teacher"], "--beams", "1", "--max-tokens", "300",
+                   "--output-dir", tmp_path / "ev300")
+    assert res.returncode == 0 and "longer than --max-tokens 300 (one batch)" in res.stderr, res.stderr[-2000:]
+    assert json.loads(next((tmp_path / "ev300").glob("*.json")).read_text())["truncated_sources"] == 1
 
 
 def test_teacher_source_pairs_the_students_source_with_the_teachers_output(shared, tmp_path):
@@ -487,9 +546,10 @@ def test_teacher_source_pairs_the_students_source_with_the_teachers_output(share
         with open(rows[-1], "w", encoding="utf-8") as f:
             for s, t in zip(en, de):
                 f.write(f"{' '.join(reversed(s.split()))}\t{t}\t{s}\n")
-    run_main("prepare", "--train", rows[0], "--valid", rows[1], "--test", rows[2], "--src-lang", "en",
-        "--tgt-lang", "de", "--teacher-source-lang", "en", "--out-dir", tmp_path / "p", "--spm-model",
-        toy / "spm.model", "--dict", toy / "bin" / "dict.en.txt")
+    res = run_main("prepare", "--train", rows[0], "--valid", rows[1], "--test", rows[2], "--src-lang", "en",
+                   "--tgt-lang", "de", "--teacher-source-lang", "en", "--out-dir", tmp_path / "p", "--spm-model",
+                   toy / "spm.model", "--dict", toy / "bin" / "dict.en.txt")
+    assert res.returncode == 0, res.stderr[-2000:]
     p = tmp_path / "p"
     assert (p / "raw" / "test.teacher.en").read_text() == (toy / "raw" / "test.en").read_text()
     ctx = dict(shared, tmp=tmp_path)

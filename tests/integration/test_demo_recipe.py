@@ -26,11 +26,12 @@ def test_demo_on_own_corpus_end_to_end_then_resumed_then_refused(tmp_path):
     res = run_demo(env)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     work = tmp_path / "work"
-    prep = json.load(open(work / "corpus-mine" / "data" / "prepare.json"))
-    counts = prep.get("counts", prep)
+    mine = work / "corpus-mine"
+    counts = json.load(open(mine / "data" / "prepare.json"))
     assert counts["valid_pairs"] == 40 and counts["test_pairs"] == 40
     assert counts["train_pairs"] == 800 - 80
-    results = work / "results"
+    assert sorted(os.listdir(work)) == ["corpus-mine"]  # models and results beside the corpus's data
+    results = mine / "results"
     table = (results / "demo-table.md").read_text()
     for name in ("teacher", "student-baseline", "student-word-kd", "student-seq-kd", "student-seq-inter"):
         for beam in (1, 5):
@@ -40,7 +41,7 @@ def test_demo_on_own_corpus_end_to_end_then_resumed_then_refused(tmp_path):
         if name != "teacher":
             assert f"| {name}-ct2-int8 | ctranslate2 int8 | 1 |" in table
     assert (results / "bleu-vs-speed.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    regen = json.load(open(work / "models" / "teacher" / "regenerated" / "best" / "regenerate.json"))
+    regen = json.load(open(mine / "models" / "teacher" / "regenerated" / "best" / "regenerate.json"))
     assert regen["sentences"] == 720
 
     # every stage is kept: a rerun trains, decodes and evaluates nothing
@@ -49,12 +50,23 @@ def test_demo_on_own_corpus_end_to_end_then_resumed_then_refused(tmp_path):
     assert "training" not in again.stdout and "evaluating" not in again.stdout and "regenerates" not in again.stdout
 
     # other settings are refused, the trained model left as it was
-    before = (work / "models" / "teacher" / "checkpoint_best.pt").stat().st_mtime
+    teacher = mine / "models" / "teacher" / "checkpoint_best.pt"
+    before = teacher.stat().st_mtime
     other = run_demo(dict(env, TEACHER_UPDATES="61"))
-    assert other.returncode == 1 and "was trained by another command" in other.stderr
-    assert (work / "models" / "teacher" / "checkpoint_best.pt").stat().st_mtime == before
+    assert other.returncode == 1 and "teacher was made from other inputs or settings (command: was" in other.stderr
+    assert teacher.stat().st_mtime == before
     other = run_demo(dict(env, REGEN_EXTRA=""))
-    assert other.returncode == 1 and "made with other arguments" in other.stderr
+    assert other.returncode == 1 and "regenerated was made from other inputs or settings (args: was" in other.stderr
+
+    # a second corpus in the same WORK folder (teacher only) keeps to its own folder: the first is not touched
+    files = {p: p.stat().st_mtime_ns for p in mine.rglob("*") if p.is_file()}
+    theirs = write_tsv(tmp_path / "theirs.tsv", list(dict.fromkeys(make_pairs(900, seed=8)))[:800])
+    res = run_demo(dict(env, CORPUS=theirs, STUDENTS="0", TEACHER_UPDATES="20"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (work / "corpus-theirs" / "models" / "teacher" / "checkpoint_best.pt").exists()
+    assert (work / "corpus-theirs" / "results" / "teacher.test.beam5.json").exists()
+    assert {p: p.stat().st_mtime_ns for p in mine.rglob("*") if p.is_file()} == files
+    assert sorted(os.listdir(work)) == ["corpus-mine", "corpus-theirs"]
 
     # a corpus without its language codes: one clear line
     bad = run_demo(dict(env, SRC="", WORK=str(tmp_path / "w2")))

@@ -27,8 +27,10 @@ def test_bleu_chinese_uses_zh_tokenizer():
     score, sig = metrics.bleu(["我爱北京天安门"], ["我爱北京天安门"], "zh")
     assert score == pytest.approx(100.0)
     assert "tok:zh" in sig
+    # one character a token: 1-grams 5/7, 2-grams 3/6 (我爱 天安 安门), 3-grams 1/5 (天安门), 4-grams 0/4 ->
+    # 1/(2*4) by exp smoothing; equal lengths
     partial, _ = metrics.bleu(["我爱北京天安门"], ["我爱上海天安门"], "zh")
-    assert 0 < partial < 100
+    assert partial == pytest.approx(100 * (5 / 7 * 3 / 6 * 1 / 5 * 1 / 8) ** 0.25, abs=1e-6)  # 30.74
 
 
 def test_chrf_bounds_and_order():
