@@ -66,7 +66,7 @@ def main():
     _, online_model, online, online_opt = build(a.data, ["--criterion", "word_kd", "--teacher-path", a.teacher_path])
     if not os.path.exists(os.path.join(cache_dir, "train", "meta.json")):
         t0 = time.perf_counter()
-        meta = kd_cache.build(online.teacher, task, "train", a.topk, cache_dir)
+        meta = kd_cache.build(online.teacher, task, "train", kd_cache.CacheJob(a.topk, cache_dir))
         print(f"built the train cache ({meta['tokens']} tokens, k={a.topk}) in {time.perf_counter() - t0:.0f}s")
     _, cached_model, cached, cached_opt = build(a.data, ["--criterion", "word_kd", "--teacher-cache", cache_dir])
     it = batches(task, [plain_model], "train", a.max_tokens, None)

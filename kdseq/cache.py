@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -63,23 +64,36 @@ def check_split_name(split):
         raise KdseqError(f"--splits: {split!r} is not a split name (train, valid, test, ...)")
 
 
+@dataclass(frozen=True)
+class CacheJob:
+    """What ``kdseq-cache-teacher`` builds: the top ``k`` of each target token, into ``cache_dir``, in batches of
+    ``max_tokens`` on ``device``; with ``num_shards`` > 1 only shard ``shard_id`` of the batches."""
+    k: int
+    cache_dir: str
+    max_tokens: int = 4096
+    device: str = "cpu"
+    num_shards: int = 1
+    shard_id: int = 0
+
+
 @torch.no_grad()
-def _teacher_rows(teacher, task, split, k, max_tokens, device, num_shards=1, shard_id=0):
+def _teacher_rows(teacher, task, split, job):
     """(step, sentence id, top-k ids (n, k) uint16, log-probs (n, k) float32) for every target sentence of the
     batches ``step % num_shards == shard_id`` of ``split`` (the same batches, in the same order, every run)."""
     from kdseq.decode import batches
 
     sizes = task.dataset(split).tgt_sizes
+    device = job.device
     teacher.to(torch.device(device))
-    for step, sample in enumerate(batches(task, teacher.models, split, max_tokens, None)):
-        if step % num_shards != shard_id or "net_input" not in sample:
+    for step, sample in enumerate(batches(task, teacher.models, split, job.max_tokens, None)):
+        if step % job.num_shards != job.shard_id or "net_input" not in sample:
             continue
         if device != "cpu":
             from fairseq import utils
 
             sample = utils.move_to_cuda(sample, device=torch.device(device))
         net_input = sample.get("teacher_net_input") or sample["net_input"]  # headline_kd: the teacher's source
-        top_ids, top_lp = losses.topk_logprobs(losses.ensemble_logprobs(teacher(net_input)), k)
+        top_ids, top_lp = losses.topk_logprobs(losses.ensemble_logprobs(teacher(net_input)), job.k)
         for row, sid in enumerate(sample["id"].tolist()):
             n = int(sizes[sid])
             yield step, sid, top_ids[row, :n].cpu().numpy().astype(np.uint16), top_lp[row, :n].cpu().numpy()
@@ -99,18 +113,19 @@ def shard_dir(cache_dir, split, num_shards, shard_id):
 
 
 @torch.no_grad()
-def build_shard(teacher, task, split, k, cache_dir, num_shards, shard_id, max_tokens=4096, device="cpu"):
+def build_shard(teacher, task, split, job):
     """One of ``num_shards`` parts of ``build``: the teacher runs on every num_shards-th batch (the batches are
     the same, in the same order, in every shard) and ``cache_dir/<split>.shards/shard-i-of-N/`` gets those
     sentences' rows (sids.npy, ids.npy, lp.npy, meta.json); :func:`merge_shards` then writes ``<split>/``."""
     from kdseq.fileio import staged_dir
 
+    k, cache_dir, num_shards, shard_id = job.k, job.cache_dir, job.num_shards, job.shard_id
     dataset, dictionary = _checked_split(task, split, k)
     _open_cache_dir(cache_dir)
     os.makedirs(os.path.join(cache_dir, f"{split}.shards"), exist_ok=True)
     start = time.perf_counter()
     sids, id_rows, lp_rows = [], [], []
-    for _, sid, top_ids, top_lp in _teacher_rows(teacher, task, split, k, max_tokens, device, num_shards, shard_id):
+    for _, sid, top_ids, top_lp in _teacher_rows(teacher, task, split, job):
         sids.append(sid)
         id_rows.append(top_ids)
         lp_rows.append(top_lp)
@@ -214,11 +229,14 @@ def _checked_split(task, split, k):
 
 
 @torch.no_grad()
-def build(teacher, task, split, k, cache_dir, max_tokens=4096, device="cpu", log_every=0):
-    """Run ``teacher`` (a kdseq.teacher.Teacher) over ``split`` of ``task`` and write ``cache_dir/<split>/``
-    atomically (a cache folder may gain splits one at a time; an existing split is rebuilt)."""
+def build(teacher, task, split, job, log_every=0):
+    """Run ``teacher`` (a kdseq.teacher.Teacher) over ``split`` of ``task`` and write ``<job.cache_dir>/<split>/``
+    atomically (a cache folder may gain splits one at a time; an existing split is rebuilt); ``job``: a
+    :class:`CacheJob` (its shards are ignored: see :func:`build_shard`)."""
     from kdseq.fileio import staged_dir
 
+    k, cache_dir = job.k, job.cache_dir
+    job = replace(job, num_shards=1, shard_id=0)
     dataset, dictionary = _checked_split(task, split, k)
     _open_cache_dir(cache_dir)
     sizes = np.asarray(dataset.tgt_sizes, dtype=np.int64)  # target lengths with EOS, as binarized
@@ -231,7 +249,7 @@ def build(teacher, task, split, k, cache_dir, max_tokens=4096, device="cpu", log
         lp = np.lib.format.open_memmap(paths["lp.npy"], mode="w+", dtype=np.float32, shape=(total, k))
         done = np.zeros(len(dataset), dtype=bool)
         last = -1
-        for step, sid, top_ids, top_lp in _teacher_rows(teacher, task, split, k, max_tokens, device):
+        for step, sid, top_ids, top_lp in _teacher_rows(teacher, task, split, job):
             ids[offsets[sid]:offsets[sid + 1]] = top_ids
             lp[offsets[sid]:offsets[sid + 1]] = top_lp
             done[sid] = True

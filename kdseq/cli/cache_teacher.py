@@ -60,12 +60,10 @@ def main(argv=None):
     teacher = Teacher(a.teacher_path, task, a.teacher_data,
                       source_dict=(own, task.teacher_dict_file) if own is not None else None)
     device = "cuda" if torch.cuda.is_available() and not a.cpu else "cpu"
+    job = cache.CacheJob(a.topk, a.out_dir, a.max_tokens, device, a.num_shards, a.shard_id)
     for split in splits:
-        if a.num_shards > 1:
-            meta = cache.build_shard(teacher, task, split, a.topk, a.out_dir, a.num_shards, a.shard_id, a.max_tokens,
-                                     device)
-        else:
-            meta = cache.build(teacher, task, split, a.topk, a.out_dir, a.max_tokens, device)
+        meta = cache.build_shard(teacher, task, split, job) if a.num_shards > 1 else cache.build(teacher, task, split,
+                                                                                                 job)
         meta.pop("fingerprint")
         print(json.dumps(meta))
 

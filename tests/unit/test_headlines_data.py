@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from kdseq.data.headlines import extract
+from kdseq.data.headlines import Sources, extract
 from kdseq.data.sources.debian import deb822, long_description
 from kdseq.data.sources.inews import inews
 from kdseq.data.sources.text import join_text
@@ -132,7 +132,7 @@ def read_rows(path):
 
 
 def test_held_out_text_reaches_no_training_file(sources):
-    counts = extract(sources["help"], None, sources["apt"], sources["news"], sources["out"])
+    counts = extract(Sources(sources["help"], sources["apt"], None, sources["news"]), sources["out"])
     out = sources["out"]
     debian_test = read_rows(out / "test-debian.tsv")
     assert [r[1:] for r in debian_test] == [["快速处理部件", "frobnicates widgets quickly"]]
@@ -170,7 +170,8 @@ def test_held_out_text_reaches_no_training_file(sources):
 
 def test_unknown_held_out_module_is_refused(sources):
     with pytest.raises(KdseqError, match="held-out module 'sdraw' has no section"):
-        extract(sources["help"], None, sources["apt"], sources["news"], sources["out"], test_modules=("sdraw",))
+        extract(Sources(sources["help"], sources["apt"], None, sources["news"]), sources["out"],
+                test_modules=("sdraw",))
     assert not sources["out"].exists()
 
 
