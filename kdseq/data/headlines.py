@@ -21,7 +21,7 @@ from typing import Optional
 from kdseq.data.libreoffice import align, has_cjk
 from kdseq.data.sources.debian import debian_descriptions
 from kdseq.data.sources.help import lo_sections, ui_strings
-from kdseq.data.sources.inews import inews
+from kdseq.data.sources.inews import check_inews_files, inews
 from kdseq.data.sources.text import clean, words
 from kdseq.errors import KdseqError
 from kdseq.fileio import check_output_dir, staged_dir
@@ -225,6 +225,8 @@ def extract(sources, out_dir, valid_modules=("schart",), test_modules=("smath",)
     if check_rerun(record, settings, {}, fix="remove that folder to extract again, or give another --out-dir"):
         with open(record) as f:
             return {k: v for k, v in json.load(f).items() if k != "settings"}
+    if sources.inews_dir:
+        check_inews_files(sources.inews_dir)  # before a minute of extraction, not after it
     add_help(c, sources.help_root, sources.l10n_root, min_body_words)
     debian_test = add_debian(c, sources.apt_lists, debian_valid_every)
     add_inews(c, sources.inews_dir)

