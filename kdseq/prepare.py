@@ -134,25 +134,21 @@ def check_config(cfg):
 
 
 def input_files(cfg):
-    """(how an error names it, path) of every input file."""
+    """(how an error names it, its role in prepare.json, path) of every input file."""
     c, v = cfg.corpora, cfg.vocab
     for role, spec in c.specs().items():
         for path in corpus_files(spec, cfg.src_lang, cfg.tgt_lang, c.teacher_lang) if spec else ():
-            yield f"--{role} {spec}: {path}", path
-    for flag, path in (("--spm-model", v.spm_model), ("--dict", v.dictionary)):
+            yield f"--{role} {spec}: {path}", f"{role}:{os.path.basename(path)}", path
+    for role, path in (("spm-model", v.spm_model), ("dict", v.dictionary)):
         if path:
-            yield f"{flag} {path}", path
-    for path in v.spm_texts:
-        yield f"--spm-train-text {path}", path
+            yield f"--{role} {path}", role, path
+    for i, path in enumerate(v.spm_texts):
+        yield f"--spm-train-text {path}", f"spm-train-text:{i}", path
 
 
 def describe_inputs(cfg):
     """{role: {path, bytes, sha256}} of every input file (each must exist): what prepare.json records."""
-    roles = [f"{r}:{os.path.basename(p)}" for r, s in cfg.corpora.specs().items() if s
-             for p in corpus_files(s, cfg.src_lang, cfg.tgt_lang, cfg.corpora.teacher_lang)]
-    roles += [r for r, p in (("spm-model", cfg.vocab.spm_model), ("dict", cfg.vocab.dictionary)) if p]
-    roles += [f"spm-train-text:{i}" for i in range(len(cfg.vocab.spm_texts))]
-    return {role: describe_file(path, named) for role, (named, path) in zip(roles, input_files(cfg))}
+    return {role: describe_file(path, named) for named, role, path in input_files(cfg)}
 
 
 def read_splits(cfg, counts):
@@ -225,7 +221,7 @@ def prepare(cfg):
     :class:`PrepareConfig`; returns the counts written to prepare.json. The layout: the module docstring."""
     cfg = PrepareConfig(**{**cfg.__dict__, "out_dir": os.path.abspath(cfg.out_dir)})
     check_config(cfg)
-    for named, path in input_files(cfg):
+    for named, _, path in input_files(cfg):
         if inside(path, cfg.out_dir):
             raise KdseqError(f"{named} lies inside --out-dir {cfg.out_dir}: it could be overwritten; choose "
                              "another --out-dir")

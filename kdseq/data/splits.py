@@ -56,11 +56,17 @@ def random_split(pairs, sizes, seed, counts):
     return train, valid, test
 
 
+def held_out_pairs(extra=()):
+    """(held-out split, the split it must not meet): train against valid, test and every extra test set, and
+    valid against test."""
+    return (("valid", "train"), ("test", "train"), ("test", "valid"), *((x, "train") for x in extra))
+
+
 def overlaps(keys, extra=()):
-    """Where a held-out split shares a source key with a split it must not meet: train against valid, test and
-    every extra test set, and valid against test. ``keys``: {split: [key of each row]}. Yields (held, against,
-    the indices of ``against``'s rows whose key also occurs in ``held``) for each non-empty overlap."""
-    for held, against in (("valid", "train"), ("test", "train"), ("test", "valid"), *((x, "train") for x in extra)):
+    """Where a held-out split shares a source key with a split it must not meet (:func:`held_out_pairs`).
+    ``keys``: {split: [key of each row]}. Yields (held, against, the indices of ``against``'s rows whose key also
+    occurs in ``held``) for each non-empty overlap."""
+    for held, against in held_out_pairs(extra):
         seen = set(keys[held])
         shared = [i for i, k in enumerate(keys[against]) if k in seen]
         if shared:
@@ -76,13 +82,17 @@ def overlap_error(n, held, against, example):
 def check_overlap(splits, drop, counts, extra=()):
     """Refuse (or with ``drop`` remove from train, or valid) the rows whose source a held-out split also has, as
     the model reads it (:func:`input_key`)."""
-    for held, against, _ in list(overlaps({k: [input_key(r[0]) for r in v] for k, v in splits.items()}, extra)):
-        keys = {input_key(r[0]) for r in splits[held]}  # again: an earlier drop may have changed the rows
-        shared = [r for r in splits[against] if input_key(r[0]) in keys]
+    keys = {k: [input_key(r[0]) for r in v] for k, v in splits.items()}  # each row's key, computed once
+    for held, against in held_out_pairs(extra):  # in order: a drop from valid changes what test is compared with
+        seen = set(keys[held])
+        shared = [i for i, k in enumerate(keys[against]) if k in seen]
         if not shared:
             continue
-        if not drop:
-            raise overlap_error(len(shared), held, against, shared[0][0])
-        before = len(splits[against])
-        splits[against] = [r for r in splits[against] if input_key(r[0]) not in keys]
-        counts[f"{against}_dropped_overlap_with_{held}"] = before - len(splits[against])
+        if not drop:  # named by the held-out sentences that the other split also has
+            twins = set(keys[against])
+            held_rows = [r for r, k in zip(splits[held], keys[held]) if k in twins]
+            raise overlap_error(len(held_rows), held, against, held_rows[0][0])
+        gone = set(shared)
+        splits[against] = [r for i, r in enumerate(splits[against]) if i not in gone]
+        keys[against] = [k for i, k in enumerate(keys[against]) if i not in gone]
+        counts[f"{against}_dropped_overlap_with_{held}"] = len(shared)

@@ -44,6 +44,17 @@ def missing_chunks(out_dir, corpus, chunk_size):
     return [c for c in range(n_chunks) if not os.path.exists(chunk_path(out_dir, corpus.split, c))], n_chunks
 
 
+def read_state(out_dir):
+    """The settings a regeneration folder was started with (state.json); a damaged file is named."""
+    path = os.path.join(out_dir, "state.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise KdseqError(f"{path}: unreadable ({e}); this folder's chunks cannot be trusted: give another "
+                         "--out-dir") from None
+
+
 def check_state(out_dir, state):
     """Create state.json on the first run, exclusively (of two runs started at once, one creates it and the
     other compares); later runs (resumes, other shards) must match it."""
@@ -57,12 +68,7 @@ def check_state(out_dir, state):
         pass
     finally:
         os.remove(tmp)
-    try:
-        with open(path) as f:
-            old = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise KdseqError(f"{path}: unreadable ({e}); this folder's chunks cannot be trusted: give another "
-                         "--out-dir") from None
+    old = read_state(out_dir)
     diff = [k for k in STATE_KEYS if old.get(k) != state.get(k)]
     if diff:
         k = diff[0]

@@ -94,18 +94,14 @@ STATE_RECORD = ("split", "data", "teacher_source", "teacher", "backend", "comput
 
 def merge_state(out_dir, corpus, teacher_path):
     """state.json of a folder to merge, checked against this run's data (and teacher, if given)."""
-    import json
+    from kdseq.seqkd.chunks import read_state
+    from kdseq.seqkd.output import teacher_dict_file
 
     path = os.path.join(out_dir, "state.json")
-    try:
-        with open(path) as f:
-            state = json.load(f)
-    except FileNotFoundError:
+    if not os.path.exists(path):
         raise KdseqError(f"--merge: {out_dir} has no state.json: nothing was decoded there yet; run the shards "
-                         "first (--shard-id)") from None
-    except (OSError, ValueError) as e:
-        raise KdseqError(f"{path}: unreadable ({e}); this folder's chunks cannot be trusted: give another "
-                         "--out-dir") from None
+                         "first (--shard-id)")
+    state = read_state(out_dir)
     checks = {"split": corpus.split, "data_fingerprint": corpus.fingerprint(),
               "teacher_source_fingerprint": corpus.teacher_fingerprint()}
     if teacher_path:
@@ -124,19 +120,10 @@ def merge_state(out_dir, corpus, teacher_path):
     return state
 
 
-def teacher_dict_file(out_dir, tgt_lang):
-    from kdseq.seqkd.output import teacher_dict_file as path
-
-    return path(out_dir, tgt_lang)
-
-
-def load_teacher(cfg, corpus, shas):
-    """The teacher, as its CTranslate2 conversion recorded it where that suffices, else loaded:
-    (teacher, (max source, max target positions))."""
-    from kdseq.checkpoints import split_paths
-
+def load_teacher(cfg, corpus, paths, shas):
+    """The teacher (checkpoints ``paths``, their sha256 ``shas``), as its CTranslate2 conversion recorded it where
+    that suffices, else loaded: (teacher, (max source, max target positions))."""
     inp, rt = cfg.inputs, cfg.runtime
-    paths = split_paths(inp.teacher_path, "--teacher-path")
     teacher = converted_teacher(paths, shas, corpus, inp.teacher_data, rt.backend, rt.device, rt.ct2_cache)
     if teacher:  # decoded by CTranslate2 as converted before: the checkpoint is not loaded
         return teacher, teacher.max_positions
@@ -175,7 +162,7 @@ def decode_and_merge(cfg, corpus, data, out_dir, t0):
         raise KdseqError("--teacher-path is needed to decode (only --merge does without it)")
     paths = split_paths(inp.teacher_path, "--teacher-path")
     shas = [file_sha256(p) for p in paths]
-    teacher, (max_source, max_target) = load_teacher(cfg, corpus, shas)
+    teacher, (max_source, max_target) = load_teacher(cfg, corpus, paths, shas)
     corpus.set_max_source(max_source)
     os.makedirs(out_dir, exist_ok=True)
     dec, info = build_decoder(cfg, corpus, teacher, shas, max_target)
