@@ -53,7 +53,8 @@ def read_record(path):
 def check_rerun(path, settings, inputs, force=False, flag="--out-dir", fix=None, flags=True):
     """Whether the output recorded at ``path`` is already made from exactly these settings and inputs: True
     (nothing to do), False (absent, or ``force``: build it). Other settings or inputs are refused, naming up to
-    three differences (``flags``: settings named as flags) and ``fix`` (default: --force, or another ``flag``)."""
+    three differences (``flags``: settings named as flags) and ``fix`` (default: --force, or another ``flag``);
+    ``flag`` None: the folder is named alone."""
     old = read_record(path)
     if old is None or force:
         return False
@@ -62,7 +63,8 @@ def check_rerun(path, settings, inputs, force=False, flag="--out-dir", fix=None,
         return True
     folder = os.path.dirname(path)
     fix = fix or f"pass --force to rebuild it, or choose another {flag}"
-    raise KdseqError(f"{flag} {folder} was made from other inputs or settings ({'; '.join(diffs[:3])}"
+    named = f"{flag} {folder}" if flag else folder
+    raise KdseqError(f"{named} was made from other inputs or settings ({'; '.join(diffs[:3])}"
                      f"{'; ...' if len(diffs) > 3 else ''}): {fix}")
 
 

@@ -29,14 +29,16 @@ import shutil
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
-from kdseq.data.corpus import corpus_files, read_parallel, write_lines
-from kdseq.data.splits import check_overlap, dedup, drop_empty, random_split
+import numpy as np
+
+from kdseq.data.corpus import corpus_files, iter_parallel, read_parallel
+from kdseq.data.splits import check_overlap, drop_empty, random_split, rows_at, scan_train
 from kdseq.data.pieces import encode, filter_train, keep_lines
 from kdseq.data.vocab import binarize, check_reuse, default_character_coverage, train_sentencepiece, \
     write_dictionary_from_vocab
 from kdseq.errors import KdseqError
 from kdseq.fileio import check_output_dir, inside, staged_dir
-from kdseq.manifest import check_rerun, describe_file
+from kdseq.manifest import check_rerun, describe_file, read_record
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class Vocabulary:
     spm_model: Optional[str] = None              # reuse another preparation's model ...
     dictionary: Optional[str] = None             # ... and dictionary
     spm_texts: Tuple[str, ...] = ()              # more text the model learns from (the dictionary: every piece)
+    spm_sentences: int = 1_000_000               # the model learns from a random sample of this many lines
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class PrepareConfig:
                 "seed": f.seed, "teacher_source_lang": c.teacher_lang,
                 **({"extra_tests": len(self.extra)} if self.extra else {}),
                 **({"spm_train_texts": len(v.spm_texts)} if v.spm_texts else {}),
+                **({} if v.spm_model else {"spm_sentences": v.spm_sentences}),
                 **({"truncate_source": f.truncate_source} if f.truncate_source else {})}
 
 
@@ -123,7 +127,7 @@ def check_config(cfg):
     if (c.valid is None) != (c.test is None):
         raise KdseqError("give both --valid and --test, or neither (then they are split off --train at random)")
     for flag, val, lo in (("--vocab-size", v.size, 8), ("--valid-size", f.valid_size, 1),
-                          ("--test-size", f.test_size, 1), ("--max-len", f.max_len, 1), ("--workers", cfg.workers, 1),
+                          ("--test-size", f.test_size, 1), ("--spm-sentences", v.spm_sentences, 1000), ("--max-len", f.max_len, 1), ("--workers", cfg.workers, 1),
                           ("--truncate-source", 1 if f.truncate_source is None else f.truncate_source, 1)):
         if val < lo:
             raise KdseqError(f"{flag} {val}: must be at least {lo}")
@@ -151,16 +155,33 @@ def describe_inputs(cfg):
     return {role: describe_file(path, named) for named, role, path in input_files(cfg)}
 
 
+LEGACY_SPM_SENTENCES = 2_000_000  # the sample of a prepare.json that does not record spm_sentences
+
+
+def settings_to_compare(cfg, done):
+    """cfg.settings(), less spm_sentences where an earlier output that does not record it (sampled 2M lines) read
+    fewer lines than either sample: sentencepiece then learnt from all of them, as it would now."""
+    settings = cfg.settings()
+    old = read_record(done)
+    if old is None or "spm_sentences" in old.get("settings", {}) or "spm_sentences" not in settings \
+            or cfg.vocab.spm_texts:
+        return settings
+    rows = sum(old.get(k, 0) for k in ("train_pairs", "train_dropped_too_long", "train_dropped_same_lead_as_held_out"))
+    if rows * len(cfg.columns) <= min(LEGACY_SPM_SENTENCES, cfg.vocab.spm_sentences):
+        del settings["spm_sentences"]
+    return settings
+
+
 def read_splits(cfg, counts):
-    """Stage 1, read and clean: every split's rows, empty pairs dropped, training repeats dropped, held-out splits
-    split off train at random when not given."""
+    """Stage 1, read and clean: train as a :class:`TrainRows` (streamed: empty pairs and repeats dropped), the
+    held-out splits as rows, split off train at random when not given."""
     c, f = cfg.corpora, cfg.filters
-    train = drop_empty(read_parallel(c.train, cfg.src_lang, cfg.tgt_lang, c.teacher_lang), counts, "train")
-    counts["train_read"] = counts["train_dropped_empty"] + len(train)
-    splits = {"train": dedup(train, counts)}
+    train = scan_train(lambda: iter_parallel(c.train, cfg.src_lang, cfg.tgt_lang, c.teacher_lang), counts)
+    splits = {"train": train}
     if c.valid is None:
-        splits["train"], splits["valid"], splits["test"] = random_split(splits["train"], (f.valid_size, f.test_size),
-                                                                        f.seed, counts)
+        valid, test = random_split(train, (f.valid_size, f.test_size), f.seed, counts)
+        held = rows_at(train.read, np.concatenate([valid, test]))  # one more pass collects them
+        splits["valid"], splits["test"] = [held[n] for n in valid.tolist()], [held[n] for n in test.tolist()]
         return splits
     for name, spec in list(cfg.corpora.specs().items())[1:]:
         rows = read_parallel(spec, cfg.src_lang, cfg.tgt_lang, c.teacher_lang)
@@ -187,7 +208,7 @@ def build_vocabulary(cfg, tmp):
     else:
         coverage = v.character_coverage or default_character_coverage([cfg.src_lang, cfg.tgt_lang])
         train_sentencepiece([os.path.join(tmp, "raw", f"train.{name}") for name in cfg.columns] + list(v.spm_texts),
-                            os.path.join(tmp, "spm"), v.size, coverage)
+                            os.path.join(tmp, "spm"), v.size, coverage, v.spm_sentences)
         if v.spm_texts:
             dictionary = os.path.join(tmp, "dict.txt")
             write_dictionary_from_vocab(os.path.join(tmp, "spm.vocab"), dictionary)
@@ -195,8 +216,15 @@ def build_vocabulary(cfg, tmp):
 
 
 def write_raw(tmp, split, columns, rows):
-    for c, name in enumerate(columns):
-        write_lines(os.path.join(tmp, "raw", f"{split}.{name}"), (row[c] for row in rows))
+    """raw/<split>.<column> from ``rows`` (any iterable: train's is streamed from its corpus)."""
+    files = [open(os.path.join(tmp, "raw", f"{split}.{name}"), "w", encoding="utf-8") for name in columns]
+    try:
+        for row in rows:
+            for f, text in zip(files, row):
+                f.write(text + "\n")
+    finally:
+        for f in files:
+            f.close()
 
 
 def binarize_all(cfg, tmp, dictionary):
@@ -226,8 +254,8 @@ def prepare(cfg):
             raise KdseqError(f"{named} lies inside --out-dir {cfg.out_dir}: it could be overwritten; choose "
                              "another --out-dir")
     check_output_dir(cfg.out_dir, "prepare.json")
-    settings, inputs = cfg.settings(), describe_inputs(cfg)
     done = os.path.join(cfg.out_dir, "prepare.json")
+    settings, inputs = settings_to_compare(cfg, done), describe_inputs(cfg)
     if check_rerun(done, settings, inputs, cfg.force):
         log.info(f"{cfg.out_dir} is already prepared from these inputs and settings (prepare.json); --force "
                  "rebuilds it")
@@ -245,10 +273,10 @@ def prepare(cfg):
         os.makedirs(os.path.join(tmp, "raw"))
         os.makedirs(os.path.join(tmp, "spm"))
         for split, rows in splits.items():
-            write_raw(tmp, split, cfg.columns, rows)
+            write_raw(tmp, split, cfg.columns, rows.rows() if split == "train" else rows)
         sp, dictionary = build_vocabulary(cfg, tmp)
-        encoded = {split: encode(cfg, sp, split, rows, tmp, counts) for split, rows in splits.items()}
-        keep = filter_train(cfg, splits, encoded, counts)
+        encoded = {split: encode(cfg, sp, split, tmp, counts) for split in splits}
+        keep = filter_train(cfg, tmp, encoded, counts)
         if not keep:
             raise KdseqError(f"--train {cfg.corpora.train}: every training pair is longer than --max-len "
                              f"{cfg.filters.max_len} pieces: raise --max-len, or cut sources with --truncate-source")

@@ -30,6 +30,9 @@ def get_parser():
     p.add_argument("--vocab-size", type=int, default=8000, help="joint sentencepiece vocabulary size")
     p.add_argument("--character-coverage", type=float, default=None,
                    help="sentencepiece character coverage (default 0.9995 for zh/ja/ko, else 1.0)")
+    p.add_argument("--spm-sentences", type=int, default=1_000_000, metavar="N",
+                   help="sentencepiece learns from a random sample of N lines of the training text (all of it when "
+                        "shorter): its memory grows with N (about 3 KB a line), not with the corpus")
     p.add_argument("--max-len", type=int, default=250, help="drop training pairs longer than this (subwords)")
     p.add_argument("--truncate-source", type=int, default=None, metavar="N",
                    help="keep the first N pieces of every source (and teacher source) in every split: a long "
@@ -57,7 +60,8 @@ def main(argv=None):
     cfg = PrepareConfig(
         Corpora(a.train, a.valid, a.test, tuple(a.extra_test), a.teacher_source_lang), a.src_lang, a.tgt_lang,
         a.out_dir,
-        vocab=Vocabulary(a.vocab_size, a.character_coverage, a.spm_model, a.dict, tuple(a.spm_train_text)),
+        vocab=Vocabulary(a.vocab_size, a.character_coverage, a.spm_model, a.dict, tuple(a.spm_train_text),
+                         a.spm_sentences),
         filters=Filters(a.valid_size, a.test_size, a.seed, a.drop_overlap, a.max_len, a.truncate_source),
         workers=a.workers, force=a.force)
     counts = prepare(cfg)

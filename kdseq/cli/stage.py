@@ -7,7 +7,6 @@ DIR/kdseq-stage.json and compared as kdseq-prepare compares its prepare.json.
 """
 import argparse
 import os
-import sys
 
 from kdseq.cli import user_errors
 from kdseq.errors import KdseqError
@@ -48,11 +47,7 @@ def main(argv=None):
             raise KdseqError(f"{a.dir}: no such folder: the stage has not made it")
         write_record(path, {"settings": settings, "inputs": {}})
         return 0
-    try:
-        done = check_rerun(path, settings, {}, flag="the stage's folder", fix=a.fix, flags=False)
-    except KdseqError as e:
-        print(f"error: {e}".replace("the stage's folder ", "", 1), file=sys.stderr)
-        return 2
+    done = check_rerun(path, settings, {}, flag=None, fix=a.fix, flags=False)  # refused: exit 2 (user_errors)
     return 0 if done else 1
 
 

@@ -2,6 +2,7 @@
 
 Every problem is a :class:`KdseqError` naming the file and line, so the user can fix the input.
 """
+import itertools
 import os
 import re
 
@@ -37,10 +38,6 @@ def _iter_lines(path):
         raise KdseqError(f"{path}: the file is empty: give a corpus with at least one line")
 
 
-def _read_lines(path):
-    return [text for _, text in _iter_lines(path)]
-
-
 def corpus_files(spec, src_lang, tgt_lang, teacher_lang=None):
     """The file(s) a corpus spec names: ``X.tsv`` itself, or ``PREFIX.src_lang`` and ``PREFIX.tgt_lang`` (and
     ``PREFIX.teacher.<teacher_lang>``, the source a teacher reads, when ``teacher_lang`` is given)."""
@@ -49,32 +46,38 @@ def corpus_files(spec, src_lang, tgt_lang, teacher_lang=None):
     return [f"{spec}.{src_lang}", f"{spec}.{tgt_lang}"] + ([f"{spec}.teacher.{teacher_lang}"] if teacher_lang else [])
 
 
-def read_parallel(spec, src_lang, tgt_lang, teacher_lang=None):
-    """Rows of (source, target) strings from ``spec`` (see :func:`corpus_files`), checked; with ``teacher_lang``
-    rows of (source, target, teacher source): a TSV then has three fields, a PREFIX three files.
+def iter_parallel(spec, src_lang, tgt_lang, teacher_lang=None):
+    """Rows of (source, target) strings from ``spec`` (see :func:`corpus_files`), checked, as a stream (a corpus of
+    millions of pairs is never held); with ``teacher_lang`` rows of (source, target, teacher source): a TSV then has
+    three fields, a PREFIX three files.
 
     Errors: missing file, empty file, undecodable bytes (file:line), TSV line with the wrong number of tabs,
     files whose line counts differ (the files, the counts). Line-breaking and control characters inside a line
-    become spaces (:func:`clean_text`). Rows with an empty field are returned as they are: the caller decides
+    become spaces (:func:`clean_text`). Rows with an empty field are yielded as they are: the caller decides
     (kdseq-prepare drops and counts them).
     """
     files = corpus_files(spec, src_lang, tgt_lang, teacher_lang)
     width = 3 if teacher_lang else 2
     if len(files) == 1:
-        rows, path = [], files[0]
+        path = files[0]
         shape = "source<TAB>target" + ("<TAB>teacher source" if teacher_lang else "")
         for i, line in _iter_lines(path):
             fields = line.split("\t")
             if len(fields) != width:
                 raise KdseqError(f"{path}:{i}: expected {width} tab-separated fields ({shape}), found "
                                  f"{len(fields)}: remove the stray tab, or give the sides as PREFIX.<lang> files")
-            rows.append(tuple(clean_text(x) for x in fields))
-        return rows
-    sides = [_read_lines(f) for f in files]
-    if len({len(x) for x in sides}) > 1:
-        counts = ", ".join(f"{f} has {len(x)} lines" for f, x in zip(files, sides))
-        raise KdseqError(f"line counts differ: {counts}: the sides of a parallel corpus must be line-aligned")
-    return [tuple(clean_text(x) for x in row) for row in zip(*sides)]
+            yield tuple(clean_text(x) for x in fields)
+        return
+    for row in itertools.zip_longest(*(_iter_lines(f) for f in files)):
+        if None in row:  # one file ended first: name every file's count
+            counts = ", ".join(f"{f} has {sum(1 for _ in _iter_lines(f))} lines" for f in files)
+            raise KdseqError(f"line counts differ: {counts}: the sides of a parallel corpus must be line-aligned")
+        yield tuple(clean_text(text) for _, text in row)
+
+
+def read_parallel(spec, src_lang, tgt_lang, teacher_lang=None):
+    """:func:`iter_parallel` as a list (for held-out splits and other small corpora)."""
+    return list(iter_parallel(spec, src_lang, tgt_lang, teacher_lang))
 
 
 def write_lines(path, lines):

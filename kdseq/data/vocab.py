@@ -10,13 +10,14 @@ def default_character_coverage(langs):
     return 0.9995 if any(lang.split("-")[0].split("_")[0] in ("zh", "ja", "ko") for lang in langs) else 1.0
 
 
-def train_sentencepiece(text_files, model_prefix, vocab_size, character_coverage):
+def train_sentencepiece(text_files, model_prefix, vocab_size, character_coverage, sample):
+    """A unigram model learnt from ``sample`` lines of ``text_files`` drawn at random (all of them when fewer)."""
     import sentencepiece as spm
 
     spm.SentencePieceTrainer.train(
         input=",".join(text_files), model_prefix=model_prefix, vocab_size=vocab_size,
         character_coverage=character_coverage, model_type="unigram", hard_vocab_limit=False,
-        input_sentence_size=2_000_000, shuffle_input_sentence=True,
+        input_sentence_size=sample, shuffle_input_sentence=True,
         bos_id=-1, eos_id=-1, pad_id=-1, unk_id=0, num_threads=os.cpu_count() or 1, minloglevel=2,
     )
 

@@ -2,6 +2,8 @@
 import json
 import os
 
+import numpy as np
+
 
 from kdseq.cli.prepare import main as prepare_main
 from tests.conftest import make_pairs, write_tsv
@@ -222,3 +224,73 @@ def test_a_training_text_with_a_held_out_lead_is_refused_then_dropped(tmp_path, 
     held = set((out / "spm" / "test.en").read_text().splitlines()) | set(
         (out / "spm" / "valid.en").read_text().splitlines())
     assert not spm_train & held
+
+
+def _in_memory_split(pairs, sizes, seed):
+    """The split written the plain way, every row held: empty pairs, then repeated pairs dropped (first kept), held-out
+    sources drawn from the distinct sources in first-occurrence order, one row per held-out source (its first)."""
+    import random
+
+    from kdseq.data.splits import input_key
+
+    rows = list(dict.fromkeys(r for r in pairs if all(r)))
+    by_src = {}
+    for r in rows:
+        by_src.setdefault(input_key(r[0]), []).append(r)
+    sources = list(by_src)
+    order = list(range(len(sources)))
+    random.Random(seed).shuffle(order)
+    held = sorted(order[: sum(sizes)])
+    random.Random(seed + 1).shuffle(held)
+    valid_src, test_src = {sources[i] for i in held[:sizes[0]]}, {sources[i] for i in held[sizes[0]:]}
+    return ([r for r in rows if input_key(r[0]) not in valid_src | test_src],
+            [by_src[s][0] for s in sources if s in valid_src], [by_src[s][0] for s in sources if s in test_src])
+
+
+def test_streamed_split_equals_the_split_of_rows_held_in_memory():
+    """scan_train + random_split keep only digests of the rows, then stream the corpus again: the same train, valid
+    and test, in the same order, as the plain split; with repeated sources (other targets), whitespace twins of a
+    source and empty pairs."""
+    import random
+
+    from kdseq.data.splits import random_split, rows_at, scan_train
+
+    r = random.Random(7)
+    sources = [f"s{i} " + " ".join(r.choice("abcdef") for _ in range(r.randint(1, 5))) for i in range(300)]
+    pairs = []
+    for _ in range(2500):
+        s = r.choice(sources)
+        if r.random() < 0.1:
+            s = "  " + s.replace(" ", "  ")  # the same input to sentencepiece
+        pairs.append(("" if r.random() < 0.03 else s, r.choice(["x", "y", ""]) + str(r.randint(0, 2))))
+    counts = {}
+    train = scan_train(lambda: iter(pairs), counts)
+    valid_at, test_at = random_split(train, (20, 30), 5, counts)
+    held = rows_at(lambda: iter(pairs), np.concatenate([valid_at, test_at]))
+    want_train, want_valid, want_test = _in_memory_split(pairs, (20, 30), 5)
+    assert list(train.rows()) == want_train
+    assert [held[n] for n in valid_at.tolist()] == want_valid and [held[n] for n in test_at.tolist()] == want_test
+    assert counts["train_read"] == 2500
+    assert counts["train_dropped_empty"] == sum(1 for p in pairs if not all(p))
+    assert counts["heldout_dropped_repeated_source"] > 0 and counts["train_dropped_duplicate"] > 0
+
+
+def test_spm_sentences_is_recorded_and_a_change_refused(tmp_path, capsys):
+    """--spm-sentences changes the sentencepiece model of a corpus longer than the sample: recorded, another value
+    refused; a prepare.json that predates the flag (the sample was then 2M lines) stands for the default when its
+    training text was shorter than both samples."""
+    data = write_tsv(tmp_path / "c.tsv", make_pairs(700, seed=4))  # about 1,300 lines of text
+    code, out = run(tmp_path, "--train", data, "--valid-size", 20, "--test-size", 20, "--vocab-size", 60)
+    assert code == 0
+    record = json.loads((out / "prepare.json").read_text())
+    assert record["settings"]["spm_sentences"] == 1_000_000
+    code, _ = run(tmp_path, "--train", data, "--valid-size", 20, "--test-size", 20, "--vocab-size", 60,
+                  "--spm-sentences", 5000)
+    assert code == 2 and "--spm-sentences: was 1000000, now 5000" in capsys.readouterr().err
+    del record["settings"]["spm_sentences"]  # as written before the flag existed
+    (out / "prepare.json").write_text(json.dumps(record))
+    code, _ = run(tmp_path, "--train", data, "--valid-size", 20, "--test-size", 20, "--vocab-size", 60)
+    assert code == 0 and "already prepared" in capsys.readouterr().err
+    code, _ = run(tmp_path, "--train", data, "--valid-size", 20, "--test-size", 20, "--vocab-size", 60,
+                  "--spm-sentences", 1000)  # fewer lines than its training text: the model would differ
+    assert code == 2 and "--spm-sentences: was None, now 1000" in capsys.readouterr().err
