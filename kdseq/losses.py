@@ -5,6 +5,8 @@ the criterion passes a ``row_mask`` that zeroes the padding rows rather than cop
 distributions are given either densely as log-probabilities (N, V) or sparsely as top-k (ids (N, k),
 log-probabilities (N, k)). Everything is computed in float32 whatever the training precision.
 """
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -112,6 +114,55 @@ def dense_kd_loss(teacher_scores, student_logprobs, target, row_mask, hard, alph
     recomputed) plus alpha times the KL's. Returns (loss, KL, the teacher's row maxima)."""
     return _DenseKD.apply(teacher_scores.detach().float(), student_logprobs.float(), row_mask, target, hard,
                           float(alpha), float(epsilon))
+
+
+DIVERGENCES = ("forward", "reverse", "jsd", "skew")
+
+
+def divergence(student_logits, teacher_logprobs, kind="forward", beta=0.5, temperature=1.0, row_mask=None):
+    """A divergence between the teacher's distribution P and the student's Q at each position, summed over the rows
+    of ``row_mask``, times T^2 (both tempered by T, as :func:`soft_target_loss`):
+
+    - ``forward``: KL(P || Q), the soft-target loss (mass-covering);
+    - ``reverse``: KL(Q || P) (mode-seeking; MiniLLM);
+    - ``jsd``: the generalized Jensen-Shannon divergence of GKD (Agarwal et al. 2024),
+      beta * KL(P || M) + (1 - beta) * KL(Q || M) with M = beta * P + (1 - beta) * Q. It vanishes at both ends of
+      beta, where JSD/beta tends to forward KL (beta -> 0) and JSD/(1 - beta) to reverse KL (beta -> 1): GKD's
+      convention, kept here, is that beta = 0 and 1 *are* forward and reverse KL;
+    - ``skew``: the skew KL of DistiLLM (Ko et al. 2024), KL(P || beta * P + (1 - beta) * Q), forward KL at
+      beta = 0, bounded by log(1 / beta) for beta > 0.
+
+    ``teacher_logprobs`` are normalised log-probabilities over the whole vocabulary (N, V) at T = 1."""
+    if kind not in DIVERGENCES:
+        raise ValueError(f"unknown divergence {kind!r} (one of {', '.join(DIVERGENCES)})")
+    q = F.log_softmax(student_logits.float() / temperature, dim=-1)
+    p = teacher_logprobs.float().detach()
+    if temperature != 1.0:
+        p = F.log_softmax(p / temperature, dim=-1)
+    if kind == "jsd" and beta in (0.0, 1.0):
+        kind = "forward" if beta == 0.0 else "reverse"
+    if kind == "forward" or (kind == "skew" and beta == 0.0):
+        d = _kl(p, q)
+    elif kind == "reverse":
+        d = _kl(q, p)
+    elif kind == "jsd":
+        m = _mixture(p, q, beta)
+        d = beta * _kl(p, m) + (1.0 - beta) * _kl(q, m)
+    else:
+        d = _kl(p, _mixture(p, q, beta))
+    if row_mask is not None:
+        d = d * row_mask
+    return d.sum() * temperature**2
+
+
+def _kl(a, b):
+    """KL(A || B) per row from (finite) log-probabilities."""
+    return (a.exp() * (a - b)).sum(-1)
+
+
+def _mixture(p, q, beta):
+    """log(beta * exp(p) + (1 - beta) * exp(q)), computed in log space."""
+    return torch.logaddexp(p + math.log(beta), q + math.log1p(-beta))
 
 
 def logit_mse_loss(student_logits, teacher_logits, row_mask=None):

@@ -10,7 +10,7 @@ def criterion_flags():
     """[(flag, default, help)] of --criterion word_kd's own flags (the label-smoothing ones are fairseq's)."""
     from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterionConfig
 
-    from kdseq.criterions.word_kd import WordKDConfig
+    from kdseq.criterions.word_kd_config import WordKDConfig
 
     inherited = {f.name for f in dataclasses.fields(LabelSmoothedCrossEntropyCriterionConfig)}
     out = []

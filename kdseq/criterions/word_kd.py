@@ -16,55 +16,27 @@ The teacher is a list of sources, each giving a distribution at every target pos
 - a cache (``--teacher-cache DIR`` from ``kdseq-cache-teacher``): the stored top-k of each subset, looked up by
   the batch's subset name (``--task translation_kd`` tags batches with it) and sample ids; every subset's cache
   is checked against its data when the criterion is built, before any update.
-``--kd-topk K`` keeps the teacher's K most probable tokens per position, renormalised. Padding is masked; the
+``--kd-topk K`` keeps the teacher's K most probable tokens per position, renormalised. ``--kd-divergence`` chooses
+the soft loss's divergence: forward KL (the default, above), reverse KL, GKD's generalized JSD(beta) or a skew KL
+(:func:`kdseq.losses.divergence`). ``--kd-on-policy LAMBDA`` trains on the student's own samples for that share of
+the rows, scored by the online teacher (GKD, ImitKD: :mod:`kdseq.onpolicy`). Padding is masked; the
 losses are computed in float32. The soft loss is logged as ``kd_loss`` in bits per token (KL) or as ``kd_mse``
 (the squared logit error per token, averaged over the vocabulary: Tang et al.'s squared L2 divided by V).
 """
 import math
 
-from dataclasses import dataclass, field
-
 import torch
 from fairseq import metrics
 from fairseq.criterions import register_criterion
-from fairseq.criterions.label_smoothed_cross_entropy import (
-    LabelSmoothedCrossEntropyCriterion,
-    LabelSmoothedCrossEntropyCriterionConfig,
-    label_smoothed_nll_loss,
-)
-from fairseq.dataclass import ChoiceEnum
-from omegaconf import II
+from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion, \
+    label_smoothed_nll_loss
 
 from kdseq import losses
-from kdseq.cache import TeacherCache, check_unsharded
+from kdseq.cache import TeacherCache
+from kdseq.criterions.word_kd_config import WordKDConfig, check_config
 from kdseq.errors import KdseqError
+from kdseq.onpolicy import OnPolicy, SampleSettings, Sampler
 from kdseq.teacher import Teacher
-
-KD_LOSS_CHOICES = ChoiceEnum(["kl", "mse"])
-
-
-@dataclass
-class WordKDConfig(LabelSmoothedCrossEntropyCriterionConfig):
-    teacher_path: str = field(default="", metadata={"help": "teacher checkpoint, or several joined by ':' "
-                                                            "(an ensemble, probabilities averaged)"})
-    teacher_data: str = field(default="", metadata={"help": "the teacher's binarized data folder (for its "
-                                                            "dictionary) if it moved since training"})
-    teacher_cache: str = field(default="", metadata={"help": "folder written by kdseq-cache-teacher: read the "
-                                                             "teacher's top-k from it instead of running a teacher"})
-    kd_alpha: float = field(default=0.5, metadata={"help": "weight of the soft loss: (1-alpha)*hard + alpha*soft"})
-    kd_temperature: float = field(default=1.0, metadata={"help": "softmax temperature T of teacher and student "
-                                                                 "(the KL is scaled by T^2)"})
-    kd_loss: KD_LOSS_CHOICES = field(default="kl", metadata={"help": "soft loss: kl (soft targets) or mse "
-                                                                     "(squared error of logits)"})
-    kd_topk: int = field(default=0, metadata={"help": "keep the teacher's top-k tokens per position, "
-                                                      "renormalised (0: the full distribution)"})
-    kd_anneal: bool = field(default=False, metadata={"help": "BAM! teacher annealing: alpha falls linearly from 1 "
-                                                             "to 0 (needs --task translation_kd)"})
-    kd_anneal_updates: int = field(default=0, metadata={"help": "updates over which to anneal (0: --max-update)"})
-    max_update: int = II("optimization.max_update")
-    train_subset: str = II("dataset.train_subset")
-    valid_subset: str = II("dataset.valid_subset")
-    disable_validation: bool = II("dataset.disable_validation")
 
 
 class OnlineTeacher:
@@ -124,49 +96,6 @@ class CachedTeacher:
         return soft, losses.argmax_agreement(student, full_ids, mask)
 
 
-def _finite(name, value, lo=None, hi=None, lo_open=False):
-    bad = not math.isfinite(value) or (lo is not None and (value <= lo if lo_open else value < lo)) or \
-        (hi is not None and value > hi)
-    if bad:
-        rng = f"{'(' if lo_open else '['}{lo}, {hi if hi is not None else 'inf'}{']' if hi is not None else ')'}"
-        raise KdseqError(f"{name} {value}: must be a finite number in {rng}")
-
-
-def word_kd_config(**fields):
-    """A :class:`WordKDConfig` outside fairseq's command line (library use, tests): the fields fairseq fills from
-    its other groups (``II(...)``) get plain values."""
-    base = dict(sentence_avg=False, max_update=0, train_subset="train", valid_subset="valid",
-                disable_validation=False)
-    return WordKDConfig(**{**base, **fields})
-
-
-def check_config(cfg, task):
-    """Flags that cannot work, or not together: one line naming the flag (fairseq-train exits 2)."""
-    _finite("--kd-alpha", cfg.kd_alpha, 0.0, 1.0)
-    _finite("--kd-temperature", cfg.kd_temperature, 0.0, lo_open=True)
-    _finite("--label-smoothing", cfg.label_smoothing, 0.0, 1.0)
-    if cfg.kd_topk < 0 or cfg.kd_topk > len(task.target_dictionary):
-        raise KdseqError(f"--kd-topk {cfg.kd_topk}: must lie in [0, {len(task.target_dictionary)}] (vocabulary)")
-    if cfg.kd_topk and cfg.kd_loss == "mse":
-        raise KdseqError("--kd-topk applies to --kd-loss kl only: MSE needs the full logits")
-    if bool(cfg.teacher_path) == bool(cfg.teacher_cache):
-        raise KdseqError("--criterion word_kd needs --teacher-path (a checkpoint, or several joined by ':') "
-                         "or --teacher-cache (a folder from kdseq-cache-teacher), not both")
-    if cfg.teacher_cache and cfg.kd_loss == "mse":
-        raise KdseqError("--teacher-cache stores top-k log-probabilities, not logits: use --kd-loss kl")
-    if cfg.teacher_cache and cfg.ignore_prefix_size:
-        raise KdseqError("--teacher-cache does not support --ignore-prefix-size")
-    if cfg.teacher_cache and not getattr(task, "tags_subsets", False):
-        raise KdseqError("--teacher-cache needs --task translation_kd (its batches name their subset, so each "
-                         "subset is scored against its own cache)")
-    if cfg.teacher_cache:
-        check_unsharded(getattr(task.cfg, "data", ""))
-    if cfg.kd_anneal_updates < 0:
-        raise KdseqError(f"--kd-anneal-updates {cfg.kd_anneal_updates}: must be >= 0")
-    if cfg.kd_anneal and (cfg.kd_anneal_updates or cfg.max_update) <= 0:
-        raise KdseqError("--kd-anneal needs --kd-anneal-updates N or --max-update N (N > 0)")
-
-
 @register_criterion("word_kd", dataclass=WordKDConfig)
 class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
     """(1 - alpha) * fairseq's label-smoothed cross-entropy + alpha * a soft loss to the teacher (Hinton et al.
@@ -193,7 +122,14 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         # the common case, one live teacher's full distribution at T = 1: hard and soft losses in one pass over
         # (B*T, V) with one gradient buffer (losses.dense_kd_loss)
         self.fused = bool(cfg.teacher_path) and len(self.teacher.models) == 1 and cfg.kd_loss == "kl" and \
-            not cfg.kd_topk and cfg.kd_temperature == 1.0
+            not cfg.kd_topk and cfg.kd_temperature == 1.0 and cfg.kd_divergence == "forward"
+        self.on_policy = None
+        if cfg.kd_on_policy > 0:
+            settings = SampleSettings(cfg.kd_sample_temperature, cfg.kd_sample_max_len_a, cfg.kd_sample_max_len_b)
+            self.on_policy = OnPolicy(cfg.kd_on_policy, cfg.kd_on_policy_schedule,
+                                      cfg.kd_on_policy_updates or cfg.max_update,
+                                      Sampler(task.target_dictionary, settings), self.padding_idx,
+                                      task.target_dictionary.eos())
 
     @property
     def teacher(self):
@@ -219,6 +155,9 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
                 torch.stack([t.float() for t in teacher_list]).mean(0)
             return losses.logit_mse_loss(student, teacher, mask), losses.argmax_agreement(student, teacher, mask)
         lp = losses.ensemble_logprobs(teacher_list)  # formed at T = 1, tempered in the loss (as from the cache)
+        if self.cfg.kd_divergence != "forward":
+            soft = losses.divergence(student, lp, self.cfg.kd_divergence, self.cfg.kd_beta, T, mask)
+            return soft, losses.argmax_agreement(student, lp, mask)
         if self.kd_topk:
             ids, lp = losses.topk_logprobs(lp, self.kd_topk)
             soft = losses.soft_target_loss(student, lp, T, teacher_ids=ids, student_logprobs=student_lp, row_mask=mask)
@@ -227,11 +166,21 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         return soft, losses.argmax_agreement(student, lp, mask)
 
     def forward(self, model, sample, reduce=True):
+        on_rows, sampled = None, 0
+        if self.on_policy is not None and model.training:  # validation scores the gold targets
+            if self.on_policy.schedule != "fixed" and self.num_updates is None:
+                raise KdseqError(f"--kd-on-policy-schedule {self.on_policy.schedule} needs --task translation_kd "
+                                 "(it gives the criterion the update number)")
+            sample, on_rows, sampled = self.on_policy.resample(model, sample, self.num_updates)
+        fused = self.fused and on_rows is None
         net_output = model(**sample["net_input"])
         # the parent's compute_loss, keeping the student's log-probabilities to reuse in the soft loss at T = 1
         lprobs, flat_target = self.get_lprobs_and_target(model, net_output, sample)
+        gold_target = flat_target
+        if on_rows is not None:  # a sampled target has no gold token: the hard loss covers the gold rows only
+            gold_target = sample["target"].masked_fill(on_rows.unsqueeze(1), self.padding_idx).view(-1)
         # fused: fairseq's loss gives the hard loss's value, dense_kd_loss its gradient (with the soft loss's)
-        hard, nll = label_smoothed_nll_loss(lprobs.detach() if self.fused else lprobs, flat_target, self.eps,
+        hard, nll = label_smoothed_nll_loss(lprobs.detach() if fused else lprobs, gold_target, self.eps,
                                             ignore_index=self.padding_idx, reduce=True)
         logits = net_output[0]
         if self.ignore_prefix_size > 0:
@@ -241,7 +190,7 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         student = logits.reshape(-1, logits.size(-1))
         mask = flat_target.ne(self.padding_idx).to(torch.float32)
         alpha = self.current_alpha()
-        if self.fused:
+        if fused:
             z = self.sources[0].scores(sample, student, self.ignore_prefix_size)[0]
             loss, soft, zmax = losses.dense_kd_loss(z, lprobs, flat_target, mask, hard, alpha, self.eps)
             agree = losses.argmax_agreement(student, z, mask, teacher_max=zmax)
@@ -259,6 +208,9 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
             "kd_agree": agree.data if torch.is_tensor(agree) else agree, "kd_alpha": alpha,
             "ntokens": sample["ntokens"], "nsentences": sample["target"].size(0), "sample_size": sample_size,
         }
+        if self.on_policy is not None and model.training:
+            logging_output.update(kd_on_policy_rows=0 if on_rows is None else int(on_rows.sum()),
+                                  kd_sampled_tokens=sampled)
         return loss, sample_size, logging_output
 
     @classmethod
@@ -275,6 +227,12 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
             metrics.log_scalar("kd_mse", total / sample_size, sample_size, round=4)
         agree = sum(log.get("kd_agree", 0) for log in logging_outputs)
         metrics.log_scalar("kd_agree", 100.0 * agree / max(ntokens, 1), ntokens, round=2)
+        if any("kd_on_policy_rows" in log for log in logging_outputs):  # the share of rows, their mean length
+            rows = sum(log.get("kd_on_policy_rows", 0) for log in logging_outputs)
+            sentences = sum(log.get("nsentences", 0) for log in logging_outputs)
+            metrics.log_scalar("kd_on_policy", 100.0 * rows / max(sentences, 1), sentences, round=2)
+            tokens = sum(log.get("kd_sampled_tokens", 0) for log in logging_outputs)
+            metrics.log_scalar("kd_sample_len", tokens / max(rows, 1), rows, round=2)
         alphas = [log["kd_alpha"] for log in logging_outputs if "kd_alpha" in log]
         if alphas:
             metrics.log_scalar("kd_alpha", sum(alphas) / len(alphas), weight=0, round=4)

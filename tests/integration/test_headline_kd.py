@@ -84,7 +84,8 @@ def test_online_teacher_reads_its_own_source(reversed_corpus, toy_teacher):
     the English sentence, not on the student's reversed one (which it reads far worse)."""
     from fairseq import tasks as ftasks  # noqa: F401
 
-    from kdseq.criterions.word_kd import WordKDCriterion, word_kd_config
+    from kdseq.criterions.word_kd import WordKDCriterion
+    from kdseq.criterions.word_kd_config import word_kd_config
     from kdseq import losses
 
     task = headline_task(reversed_corpus / "bin", reversed_corpus / "bin-teacher")
@@ -111,6 +112,26 @@ def test_online_teacher_reads_its_own_source(reversed_corpus, toy_teacher):
         [t.reshape(-1, V) for t in crit.teacher(batch["teacher_net_input"])]), 1.0, student_logprobs=lp,
         row_mask=flat_mask)
     assert torch.allclose(soft, ref, rtol=1e-5)
+    # on policy: the student samples its headline from its own (reversed) source, the teacher scores that headline
+    # reading the English one, with the same decoder input
+    on = WordKDCriterion(word_kd_config(label_smoothing=0.0, teacher_path=str(toy_teacher), kd_alpha=1.0,
+                                        kd_on_policy=1.0), task)
+    import copy
+
+    student_model = copy.deepcopy(on.teacher.models[0]).train()  # the teacher's weights, reading the reversed text
+    torch.manual_seed(9)
+    new, rows, _ = on.on_policy.resample(student_model, batch, 0)
+    assert rows.all() and new["target"].tolist() != target.tolist()
+    assert new["teacher_net_input"]["src_tokens"] is batch["teacher_net_input"]["src_tokens"]
+    assert new["teacher_net_input"]["prev_output_tokens"] is new["net_input"]["prev_output_tokens"]
+    torch.manual_seed(9)
+    _, _, log = on(student_model, batch)
+    with torch.no_grad():
+        s = student_model(**new["net_input"])[0]
+        t = crit.teacher(new["teacher_net_input"])[0]
+    keep = new["target"].ne(task.target_dictionary.pad()).reshape(-1)
+    want = losses.soft_target_loss(s.reshape(-1, V)[keep], t.reshape(-1, V)[keep].log_softmax(-1))
+    assert float(log["kd_loss"]) == pytest.approx(want.item(), rel=1e-4)
     # decoding a split of this task (a student trained with it is evaluated so) cuts over-long sources in the
     # wrapped language-pair dataset
     from kdseq.decode import truncate_long_sources

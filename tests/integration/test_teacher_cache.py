@@ -10,7 +10,8 @@ from fairseq import checkpoint_utils
 
 import kdseq  # noqa: F401
 from kdseq.cache import TeacherCache
-from kdseq.criterions.word_kd import WordKDCriterion, word_kd_config
+from kdseq.criterions.word_kd import WordKDCriterion
+from kdseq.criterions.word_kd_config import word_kd_config
 from kdseq.errors import KdseqError
 from kdseq.tasks.translation_kd import TranslationKDTask
 from tests.conftest import ROOT, TINY, cli

@@ -10,7 +10,8 @@ from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEn
 
 import kdseq  # noqa: F401  (registers the criterion, allows loading checkpoints)
 from kdseq import losses
-from kdseq.criterions.word_kd import WordKDCriterion, word_kd_config
+from kdseq.criterions.word_kd import WordKDCriterion
+from kdseq.criterions.word_kd_config import word_kd_config
 from kdseq.errors import KdseqError
 from tests.conftest import ROOT, TINY, cli
 
