@@ -1,6 +1,7 @@
 """kdseq-prepare on synthetic corpora of growing size: wall time and peak memory (max RSS of the process and its
 children), and their ratios between sizes. Users bring WMT-sized corpora (millions of pairs): time should grow
-linearly with the pairs and memory sublinearly (or stay under 4 GB at 5M pairs).
+linearly with the pairs and memory sublinearly (or stay under 4 GB at 5M pairs). CPU time (user + system) is
+printed beside the wall time: on a shared machine it is the steadier measure of how the work grows.
 
     python benchmarks/prepare_scale.py --pairs 1000000,5000000 [--work /tmp/prep-bench] [--workers 2]
 
@@ -36,14 +37,16 @@ def make_corpus(path, n, seed=1):
 
 
 def run_prepare(corpus, out, workers):
-    """(wall seconds, peak RSS in MB of kdseq-prepare and its worker processes)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(wall seconds, CPU seconds, peak RSS in MB) of kdseq-prepare and its worker processes. CPU seconds (user +
+    system) are what a busy machine distorts least."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([os.path.join(BIN, "kdseq-prepare"), "--train", corpus, "--src-lang", "en", "--tgt-lang", "de",
                     "--out-dir", out, "--workers", str(workers)], check=True, stdout=subprocess.DEVNULL)
     wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest child so far, in KB
-    return wall, max(peak, before) / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu, max(after.ru_maxrss, before.ru_maxrss) / 1024  # the largest child so far, in KB
 
 
 def main():
@@ -61,15 +64,16 @@ def main():
             make_corpus(corpus, n)
         out = os.path.join(a.work, f"out-{n}")
         shutil.rmtree(out, ignore_errors=True)
-        wall, rss = run_prepare(corpus, out, a.workers)
+        wall, cpu, rss = run_prepare(corpus, out, a.workers)
         with open(os.path.join(out, "prepare.json")) as f:
             pairs = json.load(f)["train_pairs"]
-        rows.append((n, wall, rss))
-        print(f"{n:>9,} pairs: {wall:8.1f} s, peak RSS {rss:8.0f} MB, {pairs:,} training pairs, "
-              f"corpus {os.path.getsize(corpus) / 1e6:.0f} MB", flush=True)
+        rows.append((n, wall, cpu, rss))
+        print(f"{n:>9,} pairs: {wall:8.1f} s wall, {cpu:8.1f} s CPU, peak RSS {rss:8.0f} MB, {pairs:,} training "
+              f"pairs, corpus {os.path.getsize(corpus) / 1e6:.0f} MB", flush=True)
         shutil.rmtree(out, ignore_errors=True)
-    for (n0, w0, r0), (n1, w1, r1) in zip(rows, rows[1:]):
-        print(f"{n1 / n0:.1f}x the pairs: {w1 / w0:.2f}x the time, {r1 / r0:.2f}x the peak memory")
+    for (n0, w0, c0, r0), (n1, w1, c1, r1) in zip(rows, rows[1:]):
+        print(f"{n1 / n0:.1f}x the pairs: {w1 / w0:.2f}x the wall time, {c1 / c0:.2f}x the CPU time, "
+              f"{r1 / r0:.2f}x the peak memory")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@
 #   KEEP_GOING=1                    a failed student does not stop the others (the demo still exits 1)
 #   OUTS=DIR                        models and results there instead of beside the data
 #   STUDENTS=0                      stop after the teacher
+#   ONPOLICY=1                      two more students: the seq-KD student continued ONPOLICY_UPDATES (250) updates
+#                                   on its own samples scored by the teacher (GKD: --kd-on-policy 1, JSD at beta
+#                                   0.1), and the same student continued as long on the seq-KD corpus
 #   KDSEQ_SETUP=0                   use the active Python environment instead of creating .venv (e.g. on a GPU
 #                                   machine with no network: scripts/gpu-reproduce.sh)
 set -euo pipefail
@@ -51,6 +54,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${CORPUS:=}"
 : "${DATA:=}"
 : "${OUTS:=}"
+: "${ONPOLICY:=0}"
+: "${ONPOLICY_UPDATES:=250}"
+: "${ONPOLICY_LR:=1e-3}"          # constant through the continuation, for both continued students
 export WORK
 start=$(date +%s)
 stamp() { echo "[demo] $(( $(date +%s) - start ))s: $*"; }
@@ -165,9 +171,34 @@ run_jobs job_baseline job_word_kd job_seq_kd job_seq_inter
 for name in baseline word-kd seq-kd seq-inter; do evaluate "student-$name"; done
 for name in baseline word-kd seq-kd seq-inter; do evaluate_deployed "student-$name"; done
 
+# On-policy distillation (ONPOLICY=1): the seq-KD student goes on learning from its own samples, which the teacher
+# scores token by token (GKD's recipe: every row sampled, generalized JSD at beta 0.1, no gold loss), against the
+# same student given as many more updates on the seq-KD corpus. Both restart their optimiser at a constant rate.
+CONTINUED=()
+if [ "$ONPOLICY" = 1 ]; then
+  [[ "$ONPOLICY_UPDATES" =~ ^[1-9][0-9]*$ ]] || die "ONPOLICY_UPDATES=$ONPOLICY_UPDATES: give a positive number"
+  half=$(( (ONPOLICY_UPDATES + 1) / 2 ))
+  # --finetune-from-model: the first launch starts from the seq-KD student (optimiser, schedule and data order
+  # new); an interrupted one resumes from its own checkpoint_last.pt
+  CONT=(--finetune-from-model "$MODELS/student-seq-kd/checkpoint_best.pt" --lr "$ONPOLICY_LR"
+        --warmup-init-lr "$ONPOLICY_LR" --warmup-updates 1000000 --max-update "$ONPOLICY_UPDATES" --validate-interval-updates "$half" --save-interval-updates "$half")
+  job_on_policy() {
+    train student-on-policy "$ROOT/scripts/train-student.sh" "$STUDENT_PRESET" word-kd "$DATA" \
+      "$MODELS/student-on-policy" "$TEACHER" --kd-on-policy 1 --kd-divergence jsd --kd-beta 0.1 --kd-alpha 1 \
+      "${CONT[@]}"
+  }
+  job_seq_kd_more() {
+    train student-seq-kd-more "$ROOT/scripts/train-student.sh" "$STUDENT_PRESET" seq-kd "$REGEN/best/bin" \
+      "$MODELS/student-seq-kd-more" "${CONT[@]}"
+  }
+  run_jobs job_on_policy job_seq_kd_more
+  CONTINUED=(on-policy seq-kd-more)
+  for name in "${CONTINUED[@]}"; do evaluate "student-$name"; done
+fi
+
 stamp "done"
 tables=()
-for name in teacher student-{baseline,word-kd,seq-kd,seq-inter}; do
+for name in teacher student-{baseline,word-kd,seq-kd,seq-inter} ${CONTINUED[@]+"${CONTINUED[@]/#/student-}"}; do
   for f in "$RESULTS/$name".test.beam{1,5}.json "$RESULTS/$name"-ct2-int8.test.beam1.json; do
     [ -f "$f" ] && tables+=("$f")
   done

@@ -9,6 +9,7 @@ import glob
 import hashlib
 import os
 import struct
+from array import array
 
 import numpy as np
 
@@ -126,7 +127,7 @@ def write_indexed(prefix, seqs, vocab_size, eos):
     """``prefix``.bin/.idx from ``seqs`` (token ids without EOS; EOS appended), byte-identical to fairseq's
     ``make_builder(..., impl="mmap", vocab_size=vocab_size)``."""
     dtype = np.uint16 if vocab_size < 65500 else np.uint32 if vocab_size < 4294967295 else np.int64
-    sizes = []
+    sizes = array("i")
     with open(prefix + ".bin", "wb") as f:
         for s in seqs:
             a = np.array(list(s) + [eos], dtype=dtype)
@@ -135,11 +136,11 @@ def write_indexed(prefix, seqs, vocab_size, eos):
     item = np.dtype(dtype).itemsize
     pointers = np.zeros(len(sizes), dtype=np.int64)
     if sizes:
-        pointers[1:] = np.cumsum(np.array(sizes[:-1], dtype=np.int64) * item)
+        pointers[1:] = np.cumsum(np.frombuffer(sizes, dtype=np.int32)[:-1].astype(np.int64) * item)
     code = next(k for k, v in _CODE_TO_DTYPE.items() if v == dtype)
     with open(prefix + ".idx", "wb") as f:
         f.write(_MAGIC + struct.pack("<Q", 1) + struct.pack("<B", code) + struct.pack("<Q", len(sizes)))
-        f.write(np.array(sizes, dtype=np.int32).tobytes(order="C"))
+        f.write(sizes.tobytes())
         f.write(pointers.tobytes(order="C"))
 
 

@@ -57,16 +57,16 @@ def write_dictionary_from_vocab(vocab_file, dict_file):
 
 
 def binarize(text_dir, dest_dir, langs, workers, dictionary=None, extra=()):
-    """fairseq-preprocess with a joined dictionary over text_dir/{train,valid,test}.{src,tgt} (``langs``: (src,
-    tgt); ``dictionary``: an existing one, reused as it is; ``extra``: more test splits test1, ... binarized under
-    those names). Run in-process (a subprocess would import fairseq a second time)."""
+    """fairseq-preprocess's output with a joined dictionary over text_dir/{train,valid,test}.{src,tgt}
+    (``langs``: (src, tgt); ``dictionary``: an existing one, reused as it is; ``extra``: more test splits test1, ...
+    binarized under those names). fairseq-preprocess itself builds and writes the dictionary (``--dict-only``,
+    in-process: a subprocess would import fairseq a second time); the files are encoded here, ``workers`` at once,
+    byte-identical to fairseq's binarizer and several times faster (it makes a torch tensor of every line)."""
     from fairseq import options
     from fairseq_cli import preprocess
 
     argv = ["--source-lang", langs[0], "--target-lang", langs[1], "--trainpref", os.path.join(text_dir, "train"),
-            "--validpref", os.path.join(text_dir, "valid"),
-            "--testpref", ",".join(os.path.join(text_dir, s) for s in ("test", *extra)),
-            "--destdir", dest_dir, "--joined-dictionary", "--workers", str(workers)]
+            "--destdir", dest_dir, "--joined-dictionary", "--workers", str(workers), "--dict-only"]
     if dictionary:
         argv += ["--srcdict", dictionary]
     args = options.get_preprocessing_parser().parse_args(argv)
@@ -84,3 +84,41 @@ def binarize(text_dir, dest_dir, langs, workers, dictionary=None, extra=()):
         logger.handlers[:] = saved[0]
         logger.setLevel(saved[1])
         logger.propagate = saved[2]
+    pair = f"{langs[0]}-{langs[1]}"
+    jobs = [(os.path.join(text_dir, f"{split}.{lang}"), os.path.join(dest_dir, f"{split}.{pair}.{lang}"),
+             os.path.join(dest_dir, f"dict.{langs[0]}.txt"))
+            for split in ("train", "valid", "test", *extra) for lang in langs]
+    jobs.sort(key=lambda job: -os.path.getsize(job[0]))  # the largest first: the pool ends together
+    if workers > 1:
+        import multiprocessing
+
+        with multiprocessing.Pool(min(workers, len(jobs))) as pool:  # the platform default, as fairseq-preprocess
+            stats = pool.starmap(binarize_file, jobs)
+    else:
+        stats = [binarize_file(*job) for job in jobs]
+    with open(os.path.join(dest_dir, "preprocess.log"), "a", encoding="utf-8") as f:
+        for (text, _, _), (lines, tokens, unk) in zip(jobs, stats):
+            f.write(f"{os.path.basename(text)}: {lines} sents, {tokens} tokens, {100 * unk / max(tokens, 1):.3f}% "
+                    "replaced by <unk>\n")
+
+
+def binarize_file(text, prefix, dict_file):
+    """``prefix``.bin/.idx of the text file ``text``, one sequence per line: its whitespace-separated symbols'
+    indices in ``dict_file`` then EOS, as fairseq's binarizer writes them (``Dictionary.encode_line``: unknown
+    symbols are <unk>; lines read with universal newlines, as fairseq reads them). Returns (lines, tokens, unks)."""
+    from kdseq.data.binarized import Dictionary, write_indexed
+
+    d = Dictionary.load(dict_file)
+    index, unk, counts = d.indices, d.unk_index, [0, 0, 0]
+
+    def seqs():
+        with open(text, encoding="utf-8") as f:
+            for line in f:
+                ids = [index.get(w, unk) for w in line.split()]
+                counts[0] += 1
+                counts[1] += len(ids) + 1
+                counts[2] += ids.count(unk)
+                yield ids
+
+    write_indexed(prefix, seqs(), len(d), d.eos_index)
+    return tuple(counts)

@@ -49,6 +49,20 @@ def test_demo_on_own_corpus_end_to_end_then_resumed_then_refused(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "training" not in again.stdout and "evaluating" not in again.stdout and "regenerates" not in again.stdout
 
+    # ONPOLICY=1 adds the seq-KD student continued on its own samples and, as its control, on the seq-KD corpus;
+    # the default stages' outputs stay as they were
+    kept = {p: p.stat().st_mtime_ns for p in mine.rglob("*") if p.is_file() and "kdseq-stage" not in p.name
+            and p.parent.name != "results"}
+    on = run_demo(dict(env, ONPOLICY="1", ONPOLICY_UPDATES="4"))
+    assert on.returncode == 0, on.stdout[-3000:] + on.stderr[-3000:]
+    assert "student-baseline: training" not in on.stdout
+    log = (mine / "models" / "student-on-policy.log").read_text()
+    assert "kd_on_policy=100" in log and "loading pretrained model from" in log, log[-2000:]
+    table = (results / "demo-table.md").read_text()
+    for name in ("student-on-policy", "student-seq-kd-more"):
+        assert f"| {name} | fairseq float32 | 5 |" in table
+    assert {p: p.stat().st_mtime_ns for p in kept} == kept
+
     # other settings are refused, the trained model left as it was
     teacher = mine / "models" / "teacher" / "checkpoint_best.pt"
     before = teacher.stat().st_mtime
