@@ -165,22 +165,12 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         soft = losses.soft_target_loss(student, lp, T, student_logprobs=student_lp, row_mask=mask)
         return soft, losses.argmax_agreement(student, lp, mask)
 
-    def forward(self, model, sample, reduce=True):
-        on_rows, sampled = None, 0
-        if self.on_policy is not None and model.training:  # validation scores the gold targets
-            if self.on_policy.schedule != "fixed" and self.num_updates is None:
-                raise KdseqError(f"--kd-on-policy-schedule {self.on_policy.schedule} needs --task translation_kd "
-                                 "(it gives the criterion the update number)")
-            sample, on_rows, sampled = self.on_policy.resample(model, sample, self.num_updates)
-        fused = self.fused and on_rows is None
-        net_output = model(**sample["net_input"])
+    def gold_losses(self, model, sample, net_output, alpha):
+        """(loss, hard, nll, soft, agreement) of a gold batch."""
         # the parent's compute_loss, keeping the student's log-probabilities to reuse in the soft loss at T = 1
         lprobs, flat_target = self.get_lprobs_and_target(model, net_output, sample)
-        gold_target = flat_target
-        if on_rows is not None:  # a sampled target has no gold token: the hard loss covers the gold rows only
-            gold_target = sample["target"].masked_fill(on_rows.unsqueeze(1), self.padding_idx).view(-1)
         # fused: fairseq's loss gives the hard loss's value, dense_kd_loss its gradient (with the soft loss's)
-        hard, nll = label_smoothed_nll_loss(lprobs.detach() if fused else lprobs, gold_target, self.eps,
+        hard, nll = label_smoothed_nll_loss(lprobs.detach() if self.fused else lprobs, flat_target, self.eps,
                                             ignore_index=self.padding_idx, reduce=True)
         logits = net_output[0]
         if self.ignore_prefix_size > 0:
@@ -189,18 +179,45 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         # scattering their gradients back) costs more than the padded rows' arithmetic.
         student = logits.reshape(-1, logits.size(-1))
         mask = flat_target.ne(self.padding_idx).to(torch.float32)
-        alpha = self.current_alpha()
-        if fused:
+        if self.fused:
             z = self.sources[0].scores(sample, student, self.ignore_prefix_size)[0]
             loss, soft, zmax = losses.dense_kd_loss(z, lprobs, flat_target, mask, hard, alpha, self.eps)
-            agree = losses.argmax_agreement(student, z, mask, teacher_max=zmax)
+            return loss, hard, nll, soft, losses.argmax_agreement(student, z, mask, teacher_max=zmax)
+        soft, agree = 0.0, 0
+        for src in self.sources:  # several sources: their soft losses are averaged
+            s, a = src.soft_loss(self, sample, student, lprobs, mask, self.ignore_prefix_size)
+            soft, agree = soft + s / len(self.sources), agree + a
+        return (1.0 - alpha) * hard + alpha * soft, hard, nll, soft, agree / len(self.sources)
+
+    def on_policy_losses(self, sample, net_output, on_rows, alpha):
+        """(loss, hard, nll, soft, agreement) of a batch with sampled rows. The samples' lengths differ from the
+        gold lengths fairseq bucketed the batch by, so most of its padded cells are padding (4x the tokens in a
+        batch of three-token targets): the losses are computed on the real tokens only, copied out. A sampled
+        target has no gold token: the hard loss covers the gold rows only."""
+        logits = net_output[0].reshape(-1, net_output[0].size(-1))
+        flat_target = sample["target"].reshape(-1)
+        keep = flat_target.ne(self.padding_idx).nonzero(as_tuple=True)[0]
+        student = logits[keep]
+        lprobs = torch.log_softmax(student.float(), dim=-1)  # fairseq's get_normalized_probs, on these rows
+        gold = sample["target"].masked_fill(on_rows.unsqueeze(1), self.padding_idx).reshape(-1)[keep]
+        hard, nll = label_smoothed_nll_loss(lprobs, gold, self.eps, ignore_index=self.padding_idx, reduce=True)
+        teacher = [t[keep] for t in self.sources[0].scores(sample, logits, 0)]  # online (a cache is refused)
+        soft, agree = self.soft_from_logits(student, teacher, lprobs, torch.ones(len(keep), device=keep.device))
+        return (1.0 - alpha) * hard + alpha * soft, hard, nll, soft, agree
+
+    def forward(self, model, sample, reduce=True):
+        on_rows, sampled = None, 0
+        if self.on_policy is not None and model.training:  # validation scores the gold targets
+            if self.on_policy.schedule != "fixed" and self.num_updates is None:
+                raise KdseqError(f"--kd-on-policy-schedule {self.on_policy.schedule} needs --task translation_kd "
+                                 "(it gives the criterion the update number)")
+            sample, on_rows, sampled = self.on_policy.resample(model, sample, self.num_updates)
+        net_output = model(**sample["net_input"])
+        alpha = self.current_alpha()
+        if on_rows is not None:
+            loss, hard, nll, soft, agree = self.on_policy_losses(sample, net_output, on_rows, alpha)
         else:
-            soft, agree = 0.0, 0
-            for src in self.sources:  # several sources: their soft losses are averaged
-                s, a = src.soft_loss(self, sample, student, lprobs, mask, self.ignore_prefix_size)
-                soft, agree = soft + s / len(self.sources), agree + a
-            agree = agree / len(self.sources)
-            loss = (1.0 - alpha) * hard + alpha * soft
+            loss, hard, nll, soft, agree = self.gold_losses(model, sample, net_output, alpha)
         sample_size = sample["target"].size(0) if self.sentence_avg else sample["ntokens"]
         logging_output = {
             "loss": loss.data, "nll_loss": nll.data, "hard_loss": hard.data,
