@@ -57,12 +57,19 @@ def _teacher_rows(teacher, task, split, job):
 
 
 def _open_cache_dir(cache_dir):
-    """Refuse a folder that is not a teacher cache; mark a new one as such."""
-    from kdseq.fileio import atomic_write, check_output_dir
+    """Refuse a folder that is not a teacher cache; mark a new one as such. Shards started at once may open the
+    same new folder: the marker is created in place with O_EXCL (no temporary file another shard could see in the
+    folder before the marker), by whichever comes first."""
+    from kdseq.fileio import check_output_dir
 
     check_output_dir(cache_dir, MARKER)
     os.makedirs(cache_dir, exist_ok=True)
-    atomic_write(os.path.join(cache_dir, MARKER), json.dumps({"format": FORMAT_VERSION}) + "\n")
+    try:
+        fd = os.open(os.path.join(cache_dir, MARKER), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps({"format": FORMAT_VERSION}) + "\n")
 
 
 def shard_dir(cache_dir, split, num_shards, shard_id):
