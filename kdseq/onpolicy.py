@@ -51,19 +51,20 @@ class Sampler:
 
     def __init__(self, tgt_dict, settings):
         self.tgt_dict, self.settings = tgt_dict, settings
-        self._generators = {}
+        self._model = self._generator = None
 
     def generator(self, model):
+        """The generator of ``model``, built once (again only if another model is given)."""
         from fairseq import search
         from fairseq.sequence_generator import SequenceGenerator
 
-        key = id(model)
-        if key not in self._generators:
+        if self._model is not model:
             s = self.settings
-            self._generators = {key: SequenceGenerator(
+            self._generator = SequenceGenerator(
                 [model], self.tgt_dict, beam_size=1, max_len_a=s.max_len_a, max_len_b=s.max_len_b, min_len=1,
-                temperature=s.temperature, search_strategy=search.Sampling(self.tgt_dict, sampling_topk=-1))}
-        return self._generators[key]
+                temperature=s.temperature, search_strategy=search.Sampling(self.tgt_dict, sampling_topk=-1))
+            self._model = model
+        return self._generator
 
     def sample(self, model, net_input, rows):
         """The sampled target of each of ``rows`` (1-D long tensors ending in EOS), decoded from the student's
@@ -127,4 +128,3 @@ class OnPolicy:
         sampled = self.sampler.sample(model, sample["net_input"], rows)
         new, on = recollate(sample, rows, sampled, self.pad, self.eos)
         return new, on, sum(len(s) for s in sampled)
-

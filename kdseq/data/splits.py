@@ -78,9 +78,6 @@ class TrainRows:
                 if nxt is None:
                     return
 
-    def row(self, position):
-        return next(r for i, r in enumerate(self.read()) if i == self.index[position])
-
 
 def scan_train(read, counts):
     """Stage 1 for train: one pass over ``read()``'s rows; empty pairs dropped, then repeated pairs (the first kept).
@@ -145,7 +142,8 @@ def held_out_pairs(extra=()):
 def overlaps(keys, extra=()):
     """Where a held-out split shares a source key with a split it must not meet (:func:`held_out_pairs`).
     ``keys``: {split: [key of each row]}. Yields (held, against, the indices of ``against``'s rows whose key also
-    occurs in ``held``) for each non-empty overlap."""
+    occurs in ``held``) for each non-empty overlap; ``keys`` is read as each pair's turn comes, so a caller may
+    drop rows from it between two overlaps."""
     for held, against in held_out_pairs(extra):
         seen = set(keys[held])
         shared = [i for i, k in enumerate(keys[against]) if k in seen]
@@ -163,11 +161,8 @@ def check_overlap(splits, drop, counts, extra=()):
     """Refuse (or with ``drop`` remove from train, or valid) the rows whose source a held-out split also has, as
     the model reads it (:func:`input_key`). ``splits``: train a :class:`TrainRows`, the others lists of rows."""
     keys = {k: v.key_bytes() if isinstance(v, TrainRows) else [source_key(r) for r in v] for k, v in splits.items()}
-    for held, against in held_out_pairs(extra):  # in order: a drop from valid changes what test is compared with
-        seen = set(keys[held])
-        shared = [i for i, k in enumerate(keys[against]) if k in seen]
-        if not shared:
-            continue
+    # in order: a drop from valid changes what test is compared with (overlaps reads keys as it goes)
+    for held, against, shared in overlaps(keys, extra):
         if not drop:  # named by the held-out sentences that the other split also has
             twins = set(keys[against])
             held_rows = [r for r, k in zip(splits[held], keys[held]) if k in twins]
