@@ -128,6 +128,33 @@ if "PYTEST_XDIST_WORKER" in os.environ:
     os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 
+def teacher_and_batch(teacher_path):
+    """What the criterion tests share: the toy teacher (eval mode) and its task, the first valid batch of 8
+    sentences, and an untrained student of the teacher's shape (seed 3; TINY has dropout 0, so its training and eval
+    modes compute the same). A module-scoped fixture of each test file calls it."""
+    import torch
+    from fairseq import checkpoint_utils
+
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(teacher_path)])
+    task.load_dataset("valid")
+    itr = task.get_batch_iterator(dataset=task.dataset("valid"), max_sentences=8, seed=1).next_epoch_itr(
+        shuffle=False)
+    torch.manual_seed(3)
+    student = task.build_model(cfg.model)
+    return {"teacher_model": models[0].eval(), "task": task, "sample": next(itr), "student": student, "cfg": cfg}
+
+
+def word_kd_criterion(task, teacher, **fields):
+    """``--criterion word_kd`` on ``task`` with ``teacher`` (label smoothing 0.1, token-averaged); ``fields`` are
+    WordKDConfig fields that override those."""
+    from kdseq.criterions.word_kd import WordKDCriterion
+    from kdseq.criterions.word_kd_config import word_kd_config
+
+    args = dict(sentence_avg=False, label_smoothing=0.1, teacher_path=str(teacher))
+    args.update(fields)
+    return WordKDCriterion(word_kd_config(**args), task)
+
+
 def pytest_collection_modifyitems(items):
     """The longest test file first (the demo recipe end to end), so that the other worker takes the rest."""
     items.sort(key=lambda item: "test_demo_recipe" not in item.nodeid)

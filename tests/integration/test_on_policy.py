@@ -4,32 +4,22 @@ import re
 
 import pytest
 import torch
-from fairseq import checkpoint_utils
-
 import kdseq  # noqa: F401  (registers the criterion, allows loading checkpoints)
 from kdseq import losses
-from kdseq.criterions.word_kd import WordKDCriterion
-from kdseq.criterions.word_kd_config import word_kd_config
 from kdseq.errors import KdseqError
 from kdseq.onpolicy import recollate
-from tests.conftest import ROOT, TINY, cli
+from tests.conftest import ROOT, TINY, cli, teacher_and_batch, word_kd_criterion
 
 
 @pytest.fixture(scope="module")
 def loaded(toy_teacher):
-    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(toy_teacher)])
-    task.load_dataset("valid")
-    itr = task.get_batch_iterator(dataset=task.dataset("valid"), max_sentences=8, seed=1).next_epoch_itr(
-        shuffle=False)
-    torch.manual_seed(3)
-    student = task.build_model(cfg.model)  # an untrained student of the teacher's shape (dropout 0: train = eval)
-    return {"teacher_model": models[0].eval(), "task": task, "sample": next(itr), "student": student.train()}
+    shared = teacher_and_batch(toy_teacher)
+    shared["student"].train()  # the criterion samples only in training mode
+    return shared
 
 
 def criterion(loaded, teacher, **kw):
-    args = dict(sentence_avg=False, label_smoothing=0.1, teacher_path=str(teacher))
-    args.update(kw)
-    return WordKDCriterion(word_kd_config(**args), loaded["task"])
+    return word_kd_criterion(loaded["task"], teacher, **kw)
 
 
 def loss_and_grads(crit, model, sample, seed=0):

@@ -5,33 +5,22 @@ import shutil
 
 import pytest
 import torch
-from fairseq import checkpoint_utils
 from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterion
 
 import kdseq  # noqa: F401  (registers the criterion, allows loading checkpoints)
 from kdseq import losses
-from kdseq.criterions.word_kd import WordKDCriterion
-from kdseq.criterions.word_kd_config import word_kd_config
 from kdseq.errors import KdseqError
-from tests.conftest import ROOT, TINY, cli
+from tests.conftest import ROOT, TINY, cli, teacher_and_batch, word_kd_criterion
 
 
 @pytest.fixture(scope="module")
 def loaded(toy_teacher):
-    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task([str(toy_teacher)])
-    task.load_dataset("valid")
-    itr = task.get_batch_iterator(dataset=task.dataset("valid"), max_sentences=8, seed=1).next_epoch_itr(
-        shuffle=False)
-    torch.manual_seed(3)
-    fresh = task.build_model(cfg.model)  # an untrained student of the same shape
-    return {"teacher_model": models[0].eval(), "task": task, "sample": next(itr), "fresh": fresh.eval(),
-            "cfg": cfg}
+    shared = teacher_and_batch(toy_teacher)
+    return {**shared, "fresh": shared["student"].eval()}  # an untrained student of the same shape
 
 
 def criterion(loaded, teacher, **kw):
-    args = dict(sentence_avg=False, label_smoothing=0.1, teacher_path=str(teacher))
-    args.update(kw)
-    return WordKDCriterion(word_kd_config(**args), loaded["task"])
+    return word_kd_criterion(loaded["task"], teacher, **kw)
 
 
 def test_alpha_zero_is_label_smoothed_cross_entropy(loaded, toy_teacher):
