@@ -43,9 +43,27 @@ def write_tsv(path, pairs):
     return str(path)
 
 
+_COMMANDS = []
+
+
+def commands():
+    """The folder of the console scripts the tests run: the launcher's (tests/launcher.py: forked from a process
+    that has imported torch and fairseq once), started on first use, or this venv's bin (KDSEQ_TEST_FORK=0)."""
+    if not _COMMANDS:
+        from tests import launcher
+
+        _COMMANDS.append(launcher.start() or BIN)
+    return _COMMANDS[0]
+
+
+def command_path(env=None):
+    """A PATH that finds the console scripts in ``commands()`` first (for scripts/*.sh)."""
+    return os.pathsep.join([commands(), BIN, (env or os.environ)["PATH"]])
+
+
 def cli(name, *args, check=True, cwd=None, env=None, timeout=600):
     """Run a console script of this venv; returns the CompletedProcess (stdout and stderr as text)."""
-    res = subprocess.run([os.path.join(BIN, name), *map(str, args)], capture_output=True, text=True, cwd=cwd,
+    res = subprocess.run([os.path.join(commands(), name), *map(str, args)], capture_output=True, text=True, cwd=cwd,
                          env=env, timeout=timeout)
     if check and res.returncode != 0:
         raise AssertionError(f"{name} failed ({res.returncode}):\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
@@ -103,11 +121,10 @@ def env_without_torch_override():
     return env
 
 
-def every_core(env):
-    """``env`` with the thread limits of the xdist workers lifted: the toy teacher is trained as in a plain run
-    (its floats, and so the model the tests' thresholds were set on, depend on the thread count), while the other
-    worker waits for it."""
-    return {k: v for k, v in env.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+def one_core(env):
+    """``env`` with torch on one thread: the toy teacher is the same model (its floats depend on the thread count)
+    whether the suite runs in one process or two, and its training does not crowd the other worker's core."""
+    return dict(env, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
 
 
 @pytest.fixture(scope="session")
@@ -116,7 +133,7 @@ def toy_teacher(toy_prepared, tmp_path_factory):
     def build(save):
         cli("fairseq-train", toy_prepared / "bin", "--user-dir", "kdseq", "--save-dir", save, *TINY,
             "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1", "--max-update", "600",
-            cwd=ROOT, env=every_core(env_without_torch_override()))
+            cwd=ROOT, env=one_core(env_without_torch_override()))
 
     return built_once(tmp_path_factory, "teacher", build) / "checkpoint_best.pt"
 
@@ -155,6 +172,23 @@ def word_kd_criterion(task, teacher, **fields):
     return WordKDCriterion(word_kd_config(**args), task)
 
 
+# the integration test files, longest first (seconds on the 2-core machine, with the launcher)
+LONGEST_FIRST = ["test_demo_recipe", "test_regenerate", "test_bad_inputs", "test_headline_kd", "test_teacher_cache",
+                 "test_train_evaluate", "test_launcher", "test_word_kd", "test_on_policy"]
+
+
 def pytest_collection_modifyitems(items):
-    """The longest test file first (the demo recipe end to end), so that the other worker takes the rest."""
-    items.sort(key=lambda item: "test_demo_recipe" not in item.nodeid)
+    """The demo recipe end to end first (the longest file), then the unit tests (seconds), then the other
+    integration files longest first: pytest-xdist (``--dist loadfile --no-loadscope-reorder``, scripts/test.sh) hands
+    out files in this order as workers free up, so one worker runs the demo recipe while the other starts on the
+    rest, and no long file starts last."""
+    def rank(item):
+        name = os.path.splitext(os.path.basename(item.nodeid.split("::")[0]))[0]
+        if name == LONGEST_FIRST[0]:
+            return 0, 0
+        if "tests/unit/" in item.nodeid:
+            return 1, 0
+        return 2, LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
+

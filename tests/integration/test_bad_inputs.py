@@ -16,7 +16,7 @@ from typing import Callable
 
 import pytest
 
-from tests.conftest import BIN, LEXICON, ROOT, TINY, cli, make_pairs, write_tsv
+from tests.conftest import BIN, LEXICON, ROOT, TINY, cli, commands, make_pairs, write_tsv
 
 
 @dataclass
@@ -294,7 +294,7 @@ def r_misaligned_teacher_source(ctx):
 
 def r_two_runs_at_once(ctx):
     out = ctx["tmp"] / "regen"
-    cmds = [[os.path.join(BIN, "kdseq-regenerate"), ctx["bin"], "--teacher-path", ctx["teacher"], "--out-dir", out,
+    cmds = [[os.path.join(commands(), "kdseq-regenerate"), ctx["bin"], "--teacher-path", ctx["teacher"], "--out-dir", out,
              "--split", "test", "--threads", "1", "--no-progress", "--beam", str(b), "--chunk-size", "10"]
             for b in (4, 5)]
     procs = [subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -6,7 +6,7 @@ import os
 import re
 import subprocess
 
-from tests.conftest import BIN, ROOT, make_pairs, write_tsv
+from tests.conftest import ROOT, command_path, make_pairs, write_tsv
 
 
 def run_demo(env, timeout=900):
@@ -17,7 +17,7 @@ def run_demo(env, timeout=900):
 def test_demo_on_own_corpus_end_to_end_then_resumed_then_refused(tmp_path):
     pairs = list(dict.fromkeys(make_pairs(900, seed=7)))[:800]
     corpus = write_tsv(tmp_path / "mine.tsv", pairs)
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ["PATH"], KDSEQ_SETUP="0", WORK=str(tmp_path / "work"),
+    env = dict(os.environ, PATH=command_path(), KDSEQ_SETUP="0", WORK=str(tmp_path / "work"),
                CORPUS=corpus, SRC="en", TGT="de", VALID_SIZE="40", TEST_SIZE="40", VOCAB_SIZE="60",
                TEACHER_UPDATES="60", STUDENT_UPDATES="20", JOBS="2", KDSEQ_DEVICE="cpu",
                TEACHER_EXTRA="--warmup-updates 20 --validate-interval 100 --save-interval 100",

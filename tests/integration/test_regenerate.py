@@ -73,8 +73,10 @@ def test_output_is_in_corpus_order(runs, toy_prepared):
         word_for_word = [" ".join(LEXICON[w] for w in s.split()) for s in src]
         exact = sum(h == w for h, w in zip(hyp, word_for_word)) / len(src)
         assert exact > 0.7, (backend, exact)
-        # and the length of each line follows its own source, not a neighbour's
-        assert sum(len(h.split()) == len(s.split()) for h, s in zip(hyp, src)) / len(src) > 0.8
+        # and the length of each line follows its own source, not a neighbour's (by chance: about 1 in 7)
+        own = sum(len(h.split()) == len(s.split()) for h, s in zip(hyp, src)) / len(src)
+        neighbour = sum(len(h.split()) == len(s.split()) for h, s in zip(hyp, src[1:] + src[:1])) / len(src)
+        assert own > 0.7 and neighbour < 0.3, (backend, own, neighbour)
     src_train = lines(toy_prepared / "raw" / "train.en")
     assert lines(runs["train"] / "best" / "raw" / "train.en") == src_train
     hyp_train = lines(runs["train"] / "best" / "raw" / "train.de")

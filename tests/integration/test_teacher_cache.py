@@ -134,11 +134,11 @@ def test_ensemble_at_temperature_is_the_same_online_and_cached(setup, toy_teache
 def test_shards_as_separate_processes_merge_to_the_unsharded_cache(toy_prepared, toy_teacher, tmp_path):
     import subprocess
 
-    from tests.conftest import BIN
+    from tests.conftest import commands
 
     common = [str(toy_prepared / "bin"), "--splits", "train,valid", "--topk", "4", "--max-tokens", "300", "--cpu"]
     ref, sharded = tmp_path / "one", tmp_path / "sharded"
-    tool = f"{BIN}/kdseq-cache-teacher"
+    tool = f"{commands()}/kdseq-cache-teacher"
     procs = [subprocess.Popen([tool, *common, "--teacher-path", str(toy_teacher), "--out-dir", str(out), *extra],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for out, extra in ((ref, []), (sharded, ["--num-shards", "3", "--shard-id", "0"]),
