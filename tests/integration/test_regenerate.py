@@ -355,3 +355,60 @@ def test_student_trains_on_the_regenerated_corpus(runs, tmp_path):
         "--output-dir", res, "--name", "student", "--cpu")
     result = json.loads((res / "student.test.beam1.json").read_text())
     assert result["bleu"] > 30
+
+
+def test_combine_unites_distilled_corpora_and_refuses_other_inputs(runs, tmp_path):
+    """kdseq-combine: A (the regenerated train split) then B (a second corpus: A's first 300 pairs, as another
+    teacher's would be), binarized with their dictionary; A's held-out splits; a rerun is a no-op, changed inputs
+    are refused, --force rebuilds."""
+    from kdseq.combine import combine
+    from kdseq.data.binarized import IndexedSeqs
+
+    a = runs["train"] / "best"
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    for side in ("text", "raw"):
+        for lang in ("en", "de"):
+            kept = (a / side / f"train.{lang}").read_text(encoding="utf-8").splitlines(keepends=True)[:300]
+            (b / side / f"train.{lang}").write_text("".join(kept), encoding="utf-8")
+    out = tmp_path / "union"
+    res = cli("kdseq-combine", "--inputs", a, b, "--out-dir", out)
+    n = len(lines(a / "text" / "train.en"))
+    assert json.loads(res.stdout) == {"out_dir": str(out), "pairs": [n, 300], "pairs_written": n + 300}
+    for side in ("text", "raw"):
+        for lang in ("en", "de"):
+            assert lines(out / side / f"train.{lang}") == (lines(a / side / f"train.{lang}")
+                                                          + lines(b / side / f"train.{lang}"))
+    for lang in ("en", "de"):  # the union's ids: A's own binarized train, then A's first 300 again
+        union = IndexedSeqs(str(out / "bin" / f"train.en-de.{lang}"))
+        own = IndexedSeqs(str(a / "bin" / f"train.en-de.{lang}"))
+        assert len(union) == n + 300
+        assert all((union[i] == own[i]).all() for i in range(n))
+        assert all((union[n + i] == own[i]).all() for i in range(300))
+    held = sorted(p.name for p in (a / "bin").iterdir() if not p.name.startswith("train."))
+    assert sorted(p.name for p in (out / "bin").iterdir() if not p.name.startswith("train.")) == held
+    assert all((out / "bin" / f).read_bytes() == (a / "bin" / f).read_bytes() for f in held)
+    rec = json.loads((out / "combine.json").read_text())
+    assert rec["settings"]["inputs"] == [str(a), str(b)]
+    sha = hashlib.sha256((b / "text" / "train.de").read_bytes()).hexdigest()
+    assert rec["inputs"]["2: text/train.de"]["sha256"] == sha
+    assert rec["inputs"]["1: regenerate.json"]["path"] == str(a / "regenerate.json")
+    # the same inputs: nothing is rewritten
+    stamp = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    again = cli("kdseq-combine", "--inputs", a, b, "--out-dir", out)
+    assert "up to date" in again.stdout and {p: p.stat().st_mtime_ns for p in out.rglob("*")} == stamp
+    # B changed: refused, naming what changed; the union is left as it was
+    for lang in ("en", "de"):
+        with open(b / "text" / f"train.{lang}", "a", encoding="utf-8") as f:
+            f.write("▁one\n")
+    other = cli("kdseq-combine", "--inputs", a, b, "--out-dir", out, check=False)
+    assert other.returncode == 2 and "was made from other inputs or settings" in other.stderr
+    assert "2: text/train.de" in other.stderr and "Traceback" not in other.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == stamp
+    assert combine([str(a), str(b)], str(out), force=True)["pairs"] == [n, 301]
+    # one input; the output among the inputs (the other refusals: the bad-input table)
+    with pytest.raises(KdseqError, match="at least two"):
+        combine([str(a)], str(tmp_path / "other"))
+    with pytest.raises(KdseqError, match="is one of the --inputs"):
+        combine([str(a), str(a)], str(a))
+    assert not (tmp_path / "other").exists()
