@@ -76,8 +76,14 @@ def combine(inputs, out_dir, force=False):
     if check_rerun(os.path.join(out_dir, RECORD), settings, inputs_rec, force=force):
         return None
     src, tgt = pair
+    counts = []  # checked before anything is written
+    for f in folders:
+        n = {lang: _count_lines(os.path.join(f, "text", f"train.{lang}")) for lang in (src, tgt)}
+        if n[src] != n[tgt]:
+            raise KdseqError(f"--inputs {f}: text/train.{src} has {n[src]} lines, text/train.{tgt} {n[tgt]}: "
+                             "the corpus is damaged; regenerate it")
+        counts.append(n[src])
     with staged_dir(out_dir) as tmp:
-        counts = []
         for side in ("text", "raw"):
             os.makedirs(os.path.join(tmp, side))
             for lang in (src, tgt):
@@ -85,12 +91,6 @@ def combine(inputs, out_dir, force=False):
                     for f in folders:
                         with open(os.path.join(f, side, f"train.{lang}"), "rb") as inp:
                             shutil.copyfileobj(inp, out, 1 << 20)
-        for f in folders:
-            n = {lang: _count_lines(os.path.join(f, "text", f"train.{lang}")) for lang in (src, tgt)}
-            if n[src] != n[tgt]:
-                raise KdseqError(f"--inputs {f}: text/train.{src} has {n[src]} lines, text/train.{tgt} {n[tgt]}: "
-                                 "the corpus is damaged; regenerate it")
-            counts.append(n[src])
         bin_dir = os.path.join(tmp, "bin")
         os.makedirs(bin_dir)
         held = os.path.join(folders[0], "bin")
