@@ -254,7 +254,8 @@ def evaluate(cfg):
                "sentences": stats["sentences"], "target_tokens": stats["target_tokens"], "wall_s": stats["wall_s"],
                "sent_per_s": stats["sentences"] / stats["wall_s"],
                "tgt_tokens_per_s": stats["target_tokens"] / stats["wall_s"], "reference": reference,
-               "truncated_sources": stats["truncated_sources"], "distinct_hypotheses": len(set(texts))}
+               "truncated_sources": stats["truncated_sources"], "distinct_hypotheses": len(set(texts)),
+               "looping_hypotheses": sum(map(metrics.loops, texts))}
         res.update(metrics.score(texts, refs, tgt_lang))
         if cfg.output_dir:
             write_result(cfg.output_dir, res, texts)

@@ -54,6 +54,18 @@ def rouge(hyps, refs):
     return {k: 100.0 * v / n for k, v in totals.items()}
 
 
+def loops(text, longest=4):
+    """Whether a text says one thing three times in a row: a token, or a run of up to ``longest`` tokens, as ROUGE
+    tokenizes it (each CJK character alone, words whole): 简单单单, 插入插入插入, "file file file". The mark of a
+    decoder stuck in a loop."""
+    toks = RougeTokenizer().tokenize(text)
+    for n in range(1, longest + 1):
+        for i in range(len(toks) - 3 * n + 1):
+            if toks[i:i + n] == toks[i + n:i + 2 * n] == toks[i + 2 * n:i + 3 * n]:
+                return True
+    return False
+
+
 def score(hyps, refs, lang):
     """Every metric as one flat dict."""
     if len(hyps) != len(refs):

@@ -4,6 +4,7 @@ import json
 import os
 
 from kdseq.errors import KdseqError
+from kdseq.metrics import loops
 
 
 COLUMNS = [("name", "model", "{}"), ("decoder", "decoder", "{}"), ("beam", "beam", "{}"),
@@ -18,8 +19,8 @@ COLUMNS = [("name", "model", "{}"), ("decoder", "decoder", "{}"), ("beam", "beam
 # with the references, and only this column shows it
 HEADLINE_COLUMNS = [("name", "model", "{}"), ("split", "test set", "{}"), ("beam", "beam", "{}"),
                     ("rouge1", "R-1", "{:.2f}"), ("rouge2", "R-2", "{:.2f}"), ("rougeL", "R-L", "{:.2f}"),
-                    ("bleu", "BLEU", "{:.2f}"), ("distinct", "distinct", "{}"), ("sent_per_s", "sent/s", "{:.1f}"),
-                    ("params", "params", "{:,}")]
+                    ("bleu", "BLEU", "{:.2f}"), ("distinct", "distinct", "{}"), ("loops", "loops", "{}"),
+                    ("sent_per_s", "sent/s", "{:.1f}"), ("params", "params", "{:,}")]
 
 
 def decoder_label(r):
@@ -34,12 +35,18 @@ def distinct_label(r):
     return f"{'?' if d is None else f'{d:,}'} / {r['sentences']:,}" if "sentences" in r else "?"
 
 
+def loops_label(r):
+    """'3 / 1,024': hypotheses with a token three times in a row (:func:`kdseq.metrics.loops`), of all."""
+    d = r.get("looping_hypotheses")
+    return f"{'?' if d is None else f'{d:,}'} / {r['sentences']:,}" if "sentences" in r else "?"
+
+
 def markdown_table(results, columns=None):
     """A markdown table of results (dicts as written by :func:`evaluate`), followed by the signatures."""
     columns = columns or COLUMNS
     lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
     for r in results:
-        r = dict(r, decoder=decoder_label(r), distinct=distinct_label(r))
+        r = dict(r, decoder=decoder_label(r), distinct=distinct_label(r), loops=loops_label(r))
         lines.append("| " + " | ".join(fmt.format(r[k]) for k, _, fmt in columns) + " |")
     lines.append("")
     for metric, key in (("BLEU", "bleu_signature"), ("chrF", "chrf_signature")):
@@ -59,10 +66,12 @@ def load_results(paths):
         if missing:
             raise KdseqError(f"{p}: not a kdseq-evaluate JSON result (missing {', '.join(missing)})")
         hyp = p[:-len(".json")] + ".hyp" if p.endswith(".json") else None
-        if "distinct_hypotheses" not in r and hyp and os.path.isfile(hyp):  # a result of before the count
+        counts = {"distinct_hypotheses": lambda ls: len(set(ls)), "looping_hypotheses": lambda ls: sum(map(loops, ls))}
+        if any(k not in r for k in counts) and hyp and os.path.isfile(hyp):  # a result of before the counts
             with open(hyp, encoding="utf-8", newline="") as f:  # exactly as written: one "\n" a hypothesis
                 lines = f.read().split("\n")[:-1]
             if len(lines) == r.get("sentences"):
-                r["distinct_hypotheses"] = len(set(lines))
+                for k, count in counts.items():
+                    r.setdefault(k, count(lines))
         results.append(r)
     return results

@@ -12,6 +12,7 @@
 #         seq-kd    label-smoothed cross-entropy on a corpus the teacher regenerated (Kim & Rush 2016): DATA_BIN is
 #                   a kdseq-regenerate output, <out>/best/bin (seq-KD) or <out>/bleu/bin (seq-inter), or the
 #                   union of several (kdseq-combine: <out>/bin)
+# INIT_FROM=CKPT (environment): start from a trained checkpoint, in its architecture (see below).
 # Extra arguments go to fairseq-train last and override the preset. The best checkpoint is chosen by the
 # validation NLL of the gold data, the same measure for every method.
 set -euo pipefail
@@ -28,25 +29,33 @@ check_data "$DATA"
 
 case "$PRESET" in
   cpu-demo)
-    ARGS=(--arch transformer --share-all-embeddings --encoder-normalize-before --decoder-normalize-before
+    ARCH=(--arch transformer --share-all-embeddings --encoder-normalize-before --decoder-normalize-before
           --encoder-layers 2 --decoder-layers 2 --encoder-embed-dim 128 --decoder-embed-dim 128
           --encoder-ffn-embed-dim 512 --decoder-ffn-embed-dim 512
-          --encoder-attention-heads 4 --decoder-attention-heads 4 --dropout 0.0
-          --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
+          --encoder-attention-heads 4 --decoder-attention-heads 4)
+    ARGS=(--dropout 0.0 --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
           --lr 3e-3 --lr-scheduler inverse_sqrt --warmup-updates 300 --warmup-init-lr 1e-7
           --max-tokens 2048 --max-update 2000 --validate-interval-updates 1000 --save-interval-updates 1000
           --keep-interval-updates 1 --no-epoch-checkpoints) ;;
   gpu-small)
-    ARGS=(--arch transformer --share-all-embeddings
+    ARCH=(--arch transformer --share-all-embeddings
           --encoder-layers 3 --decoder-layers 3 --encoder-embed-dim 256 --decoder-embed-dim 256
           --encoder-ffn-embed-dim 1024 --decoder-ffn-embed-dim 1024
-          --encoder-attention-heads 4 --decoder-attention-heads 4 --dropout 0.1
-          --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 0.0
+          --encoder-attention-heads 4 --decoder-attention-heads 4)
+    ARGS=(--dropout 0.1 --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 0.0
           --lr 1e-3 --lr-scheduler inverse_sqrt --warmup-updates 4000 --warmup-init-lr 1e-7
           --max-tokens 8192 --max-update 30000 --validate-interval-updates 2000 --save-interval-updates 2000
           --keep-interval-updates 2 --no-epoch-checkpoints --patience 5) ;;
   *) echo "error: unknown preset '$PRESET'" >&2; usage ;;
 esac
+
+# INIT_FROM=CKPT: the student takes that checkpoint's architecture and starts from its weights (e.g. a
+# translation teacher, so that a zero-shot headline student starts out knowing the words); optimizer and counters
+# start afresh. A checkpoint of another vocabulary is refused.
+if [ -n "${INIT_FROM:-}" ]; then
+  INIT=$("$PYTHON" -m kdseq.cli.init_from "$INIT_FROM" "$DATA") || exit 1
+  mapfile -t ARCH <<< "$INIT"
+fi
 
 case "$METHOD" in
   baseline) CRIT=(--criterion label_smoothed_cross_entropy --label-smoothing 0.1) ;;
@@ -65,6 +74,6 @@ echo "[train-student] $PRESET $METHOD on $DATA -> $SAVE ($DEVICE)"
 mkdir -p "$SAVE"
 cd "$ROOT"
 "$PYTHON" -m fairseq_cli.train "$DATA" --user-dir "$ROOT/kdseq" --save-dir "$SAVE" --seed "$SEED" \
-  "${ARGS[@]}" "${CRIT[@]}" ${DEVICE_ARGS[@]+"${DEVICE_ARGS[@]}"} ${FP16_ARGS[@]+"${FP16_ARGS[@]}"} --log-format simple --log-interval 50 \
+  "${ARCH[@]}" "${ARGS[@]}" "${CRIT[@]}" ${DEVICE_ARGS[@]+"${DEVICE_ARGS[@]}"} ${FP16_ARGS[@]+"${FP16_ARGS[@]}"} --log-format simple --log-interval 50 \
   --best-checkpoint-metric nll_loss --skip-invalid-size-inputs-valid-test "$@"
 echo "[train-student] done: $SAVE/checkpoint_best.pt"

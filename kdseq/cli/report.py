@@ -29,7 +29,7 @@ def main(argv=None):
     columns = HEADLINE_COLUMNS if a.headline else None
     if a.headline:
         for path, r in zip(a.results, results):
-            missing = [k for k, _, _ in HEADLINE_COLUMNS if k not in r and k != "distinct"]
+            missing = [k for k, _, _ in HEADLINE_COLUMNS if k not in r and k not in ("distinct", "loops")]
             if missing:
                 raise KdseqError(f"{path}: has no {', '.join(missing)} (a result written before kdseq-evaluate "
                                  "scored ROUGE-1/2): evaluate the model again, or drop --headline")

@@ -75,3 +75,16 @@ def test_rouge_tokenizer_normalises_and_knows_every_cjk_block():
 def test_bleu_tokenizer_by_language():
     assert [metrics.sacrebleu_tokenize(x) for x in ("zh", "zh-CN", "ja", "ko", "de", "en")] == \
         ["zh", "zh", "char", "char", "13a", "13a"]
+
+
+def test_loops_is_one_span_three_times_in_a_row():
+    """A CJK character, a word, or a run of up to 4 tokens three times running is a loop; twice, a span of 5, or a
+    digit run inside one number is not."""
+    from kdseq.metrics import loops
+
+    assert loops("简单单单") and loops("打开 file file file") and loops("图图图像")
+    assert not loops("简单单") and not loops("参数: 参数") and not loops("1000") and not loops("选项...")
+    assert loops("插入插入插入") and loops("x 插入图表插入图表插入图表")
+    assert not loops("插入插入") and not loops("abcde" * 3) and not loops("一二三四五" * 3)
+    assert loops("一二三四五" * 3, longest=5)
+    assert not loops("")

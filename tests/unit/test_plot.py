@@ -31,20 +31,20 @@ def test_report_writes_a_png(tmp_path, capsys):
     assert "give a .png, .svg or .pdf" in capsys.readouterr().err
 
 
-def test_headline_report_counts_distinct_headlines(tmp_path, capsys):
-    """--headline shows how many different headlines a model wrote (a constant output scores ROUGE too): from the
-    result's count, or for a result written before it was counted, from its .hyp file beside it."""
+def test_headline_report_counts_distinct_and_looping_headlines(tmp_path, capsys):
+    """--headline shows how many different headlines a model wrote (a constant output scores ROUGE too) and how many
+    loop (a token three times in a row): from the result's counts, or for a result written before it was counted, from its .hyp file beside it."""
     new = dict(result("student", 1, 0.5, 90.0), split="test1", rouge1=10.5, rouge2=1.1, sentences=4,
-               distinct_hypotheses=3)
+               distinct_hypotheses=3, looping_hypotheses=2)
     old = dict(result("pipeline", 5, 0.2, 9.0), split="test1", rouge1=9.0, rouge2=0.0, sentences=4)
     (tmp_path / "new.test1.beam1.json").write_text(json.dumps(new))
     (tmp_path / "old.test1.beam5.json").write_text(json.dumps(old))
-    (tmp_path / "old.test1.beam5.hyp").write_text("参数:\n参数:\n示例\n参数:\n", encoding="utf-8")
+    (tmp_path / "old.test1.beam5.hyp").write_text("参数:\n参数:\n示例例例\n参数:\n", encoding="utf-8")
     (tmp_path / "older.json").write_text(json.dumps(dict(old, name="older")))  # no .hyp: unknown
     files = [tmp_path / f for f in ("new.test1.beam1.json", "old.test1.beam5.json", "older.json")]
     assert report_main([*map(str, files), "--headline"]) == 0
     out = capsys.readouterr().out
-    assert "| R-1 | R-2 | R-L | BLEU | distinct |" in out
-    assert "| student | test1 | 1 | 10.50 | 1.10 | 20.00 | 0.50 | 3 / 4 |" in out
-    assert "| pipeline | test1 | 5 | 9.00 | 0.00 | 20.00 | 0.20 | 2 / 4 |" in out
-    assert "| older | test1 | 5 | 9.00 | 0.00 | 20.00 | 0.20 | ? / 4 |" in out
+    assert "| R-1 | R-2 | R-L | BLEU | distinct | loops |" in out
+    assert "| student | test1 | 1 | 10.50 | 1.10 | 20.00 | 0.50 | 3 / 4 | 2 / 4 |" in out
+    assert "| pipeline | test1 | 5 | 9.00 | 0.00 | 20.00 | 0.20 | 2 / 4 | 1 / 4 |" in out
+    assert "| older | test1 | 5 | 9.00 | 0.00 | 20.00 | 0.20 | ? / 4 | ? / 4 |" in out
