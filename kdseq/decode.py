@@ -22,7 +22,24 @@ def build_generator(task, models, search):
     gen = GenerationConfig()
     gen.beam, gen.nbest, gen.lenpen = search.beam, search.nbest, search.lenpen
     gen.max_len_a, gen.max_len_b = search.max_len_a, search.max_len_b
-    return task.build_generator(models, gen)
+    gen.no_repeat_ngram_size = search.no_repeat_ngram_size
+    generator = task.build_generator(models, gen)
+    if search.no_repeat_ngram_size:
+        generator.repeat_ngram_blocker = _step_ngram_blocker(search.no_repeat_ngram_size)
+    return generator
+
+
+def _step_ngram_blocker(n):
+    """fairseq's NGramRepeatBlock given the tokens decoded so far: fairseq 0.12's SequenceGenerator hands it the
+    whole token buffer, padding included, and its CPU path then compares the buffer's tail (padding), not the last
+    n - 1 tokens decoded, so it blocks nothing."""
+    from fairseq.ngram_repeat_block import NGramRepeatBlock
+
+    class StepNGramRepeatBlock(NGramRepeatBlock):
+        def forward(self, tokens, lprobs, bsz: int, beam_size: int, step: int):
+            return super().forward(tokens[:, :step + 1], lprobs, bsz, beam_size, step)
+
+    return StepNGramRepeatBlock(n)
 
 
 def max_positions(models, task=None):

@@ -78,7 +78,7 @@ def ct2_decoder(cfg, models, device):
         log.warning(f"CTranslate2 cannot decode on this GPU (no GPU for it, or no {CT2_CUBLAS}): it decodes on the CPU")
         dev = "cpu"
     compute = default_compute_type(dev, cfg.decoder.compute_type)
-    search = Search(1, 1, dec.lenpen, dec.max_len_a, dec.max_len_b)
+    search = Search(1, 1, dec.lenpen, dec.max_len_a, dec.max_len_b, dec.no_repeat_ngram_size)
     backend = CTranslate2Backend(model_dir, corpus, search, dev, compute, cfg.decoder.threads or os.cpu_count() or 1,
                                  max_target)
     sym, ids = corpus.tgt_dict.symbols, list(range(len(corpus)))
@@ -128,7 +128,8 @@ class Pipeline:
         self.task.datasets["pipeline"] = LanguagePairDataset(srcs, [len(s) for s in srcs], src_dict,
                                                              left_pad_source=self.task.cfg.left_pad_source)
         return decode_split(self.task, self.models, "pipeline", Search(beam, 1, dec.lenpen, dec.max_len_a,
-                                                                         dec.max_len_b), device, dec.max_tokens,
+                                                                         dec.max_len_b, dec.no_repeat_ngram_size),
+                            device, dec.max_tokens,
                             dec.batch_size)
 
 
@@ -140,6 +141,7 @@ class Decoding:
     max_len_b: int = 10
     max_tokens: int = 4096
     batch_size: Optional[int] = None
+    no_repeat_ngram_size: int = 0  # loop control at decoding (0: none)
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,8 @@ def evaluate(cfg):
             texts, stats = decode_ct2(beam)
         else:
             la, lb = cfg.pipeline.first_max_len if second is not None else (dec.max_len_a, dec.max_len_b)
-            hyps, stats = decode_split(task, models, cfg.split, Search(beam, 1, dec.lenpen, la, lb), device,
+            search = Search(beam, 1, dec.lenpen, la, lb, dec.no_repeat_ngram_size)
+            hyps, stats = decode_split(task, models, cfg.split, search, device,
                                        dec.max_tokens, dec.batch_size)
             texts = [h[0]["text"] for h in hyps]
             if second is not None:
@@ -249,7 +252,7 @@ def evaluate(cfg):
         res = {"name": name, "checkpoints": cfg.path + (f" then {cfg.pipeline.then}" if second else ""),
                "data": os.path.abspath(cfg.data), "split": cfg.split,
                "backend": dcr.backend, "compute_type": compute,
-               "src_lang": src_lang, "tgt_lang": tgt_lang, "beam": beam, "lenpen": dec.lenpen,
+               "src_lang": src_lang, "tgt_lang": tgt_lang, "beam": beam, "lenpen": dec.lenpen, "no_repeat_ngram_size": dec.no_repeat_ngram_size,
                "device": device_label, "fp16": dcr.fp16, "params": params, "ensemble_size": len(models),
                "sentences": stats["sentences"], "target_tokens": stats["target_tokens"], "wall_s": stats["wall_s"],
                "sent_per_s": stats["sentences"] / stats["wall_s"],

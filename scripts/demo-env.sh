@@ -37,7 +37,7 @@ train() {
   local name=$1; shift
   local want="$*"
   # compared without the checkout's path, so that a moved or re-cloned checkout reuses its models
-  local cmd="command=${want#*scripts/}"
+  local cmd="command=${INIT_FROM:+INIT_FROM=$INIT_FROM }${want#*scripts/}"  # INIT_FROM: the start, if any
   stage_done "$MODELS/$name" "$cmd" && return 0
   stamp "$name: training; log: $MODELS/$name.log"
   bash "$@" > "$MODELS/$name.log" 2>&1 || { tail -20 "$MODELS/$name.log"; return 1; }

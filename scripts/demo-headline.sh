@@ -6,26 +6,31 @@
 #
 # Models (one joint en+zh sentencepiece model and dictionary for all):
 #   teacher-mt     en->zh translation (help segments + UI strings)                       teacher (a)
-#   teacher-hl     zh->zh headline (Chinese help sections + inews)                      teacher (b)
-#   headline-en    en->en headline (Debian descriptions + English help sections)       for a pipeline only
-#   student-a-seq  English text -> teacher-mt's translation of its English headline (Debian, help)
-#   student-a-word the same targets, word level: KL to teacher-mt's distribution at every position, the
-#                  teacher reading the English headline (--task headline_kd, online teacher, --kd-alpha 1)
-#   student-b-seq  English help text -> teacher-hl's headline of the Chinese version of the text
-#   student-b-word the same, word level (teacher-hl reading the Chinese text)
+#   teacher-hl     zh->zh headline (Chinese help sections + inews), started from teacher-mt  teacher (b)
+#   headline-en    en->en headline (Debian descriptions + English help sections), started from teacher-mt;
+#                  for a pipeline only
+#   student-a-seq  English text -> teacher-mt's translation of its English headline (Debian, help), sequence
+#                  level; started from teacher-mt; seed2: a second seed
+#   student-a-word-small  the same targets at the cpu-demo student size (2+2 x 128), from scratch, word level: KL
+#                  to teacher-mt's distribution at every position, the teacher reading the English headline
+#                  (--task headline_kd, online teacher, --kd-alpha 1): the compressed row
+#   student-b-seq  English help text -> teacher-hl's headline of the Chinese version of the text (sequence level);
+#                  started from teacher-mt; seed2: a second seed
 #   student-c-seq  both teachers: the union of a's and b's distilled corpora (no training text has both an
 #                  English headline and a Chinese version, so one row cannot carry both teachers' losses)
-#   student-a-seq-seed2   run-to-run noise
+# No student sees an (English text, Chinese headline) pair, in training or in choosing its checkpoint: students
+# are not validated and their last checkpoint is evaluated.
 # Rows of the table, on two test sets (help sections of the held-out module: English body -> Chinese heading;
 # Debian packages with a Chinese description: English long description -> Chinese synopsis):
 #   students, greedy and beam 5; pipelines translate-then-headline (teacher-mt then teacher-hl) and
 #   headline-then-translate (headline-en then teacher-mt); oracle: teacher-mt translating the gold English
-#   headline (the ceiling of teacher (a)).
+#   headline (the ceiling of teacher (a)); teacher-hl on its own Chinese test set.
 #
 # Settings:
 #   HL_ROWS               training rows per corpus, a random sample (20000; 0: all)
-#   TEACHER_UPDATES       teacher-mt (800); HL_TEACHER_UPDATES: teacher-hl and headline-en (600)
-#   STUDENT_UPDATES       800
+#   TEACHER_UPDATES       teacher-mt (800); HL_TEACHER_UPDATES: teacher-hl and headline-en (400)
+#   STUDENT_UPDATES       the students started from teacher-mt (400; peak learning rate INIT_LR, 1e-3)
+#   SMALL_STUDENT_UPDATES the compressed student (800)
 #   HL_SOURCE_MAX         the pieces of a text every headline model reads, its lead (32; 0: the whole text, rows
 #                         over 250 pieces dropped from training)
 #   HEADLINE_MAX          longest headline decoded, in pieces (40)
@@ -43,8 +48,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${TEACHER_PRESET:=cpu-demo}"
 : "${STUDENT_PRESET:=cpu-demo}"
 : "${TEACHER_UPDATES:=800}"      # teacher-mt (reads sentences)
-: "${HL_TEACHER_UPDATES:=600}"   # teacher-hl and headline-en (read leads: about 50 texts a batch)
-: "${STUDENT_UPDATES:=800}"
+: "${HL_TEACHER_UPDATES:=400}"   # teacher-hl and headline-en, started from teacher-mt
+: "${STUDENT_UPDATES:=400}"        # the students that start from teacher-mt
+: "${SMALL_STUDENT_UPDATES:=800}"  # the compressed student, from scratch
+: "${INIT_LR:=1e-3}"               # peak learning rate of the students that start from teacher-mt
 : "${HL_SOURCE_MAX:=32}"  # a text is read up to its first HL_SOURCE_MAX pieces (its lead); 0: whole
 : "${VOCAB_SIZE:=8000}"
 : "${REGEN_EXTRA:=}"      # more kdseq-regenerate arguments, last (they override the recipe's filters)
@@ -56,9 +63,10 @@ start=$(date +%s)
 stamp() { echo "[headline] $(( $(date +%s) - start ))s: $*"; }
 die() { echo "[headline] error: $*" >&2; exit 1; }
 [[ "$HL_ROWS" =~ ^[0-9]+$ ]] || die "HL_ROWS=$HL_ROWS: give a number of rows (0: all)"
-for v in TEACHER_UPDATES HL_TEACHER_UPDATES STUDENT_UPDATES; do
+for v in TEACHER_UPDATES HL_TEACHER_UPDATES STUDENT_UPDATES SMALL_STUDENT_UPDATES; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v=${!v}: give a number of updates"
 done
+[[ "$INIT_LR" =~ ^[0-9]*\.?[0-9]+([eE]-?[0-9]+)?$ ]] || die "INIT_LR=$INIT_LR: give a learning rate, e.g. 1e-3"
 [[ "$HL_SOURCE_MAX" =~ ^[0-9]+$ ]] || die "HL_SOURCE_MAX=$HL_SOURCE_MAX: give a number of pieces (0: the whole text)"
 
 # shellcheck source=demo-env.sh
@@ -107,25 +115,30 @@ ORACLE="$D/student-a/bin-teacher"  # the same rows with the gold English headlin
 MODELS="$HL/models"
 RESULTS="$HL/results"
 mkdir -p "$MODELS" "$RESULTS"
-updates() {  # --max-update N, validating and saving at N/2 and N
+updates() {  # --max-update N, validating and saving at N/2 and N only (not at every epoch's end)
   local half=$(( ($1 + 1) / 2 ))
-  echo --max-update "$1" --validate-interval-updates "$half" --save-interval-updates "$half"
+  echo --max-update "$1" --validate-interval-updates "$half" --save-interval-updates "$half" \
+    --validate-interval 1000 --save-interval 1000
 }
 read -ra T_ARGS <<< "$(updates "$TEACHER_UPDATES")"
 read -ra HL_T_ARGS <<< "$(updates "$HL_TEACHER_UPDATES")"
-read -ra S_ARGS <<< "$(updates "$STUDENT_UPDATES")"
 teacher_job() { train "$1" "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$D/$2/bin" "$MODELS/$1" "${@:3}"; }
-job_t_mt() { teacher_job teacher-mt translation "${T_ARGS[@]}"; }
-job_t_hl() { teacher_job teacher-hl headline-zh "${HL_T_ARGS[@]}"; }
-job_t_en() { teacher_job headline-en headline-en "${HL_T_ARGS[@]}"; }
-run_jobs job_t_mt job_t_hl job_t_en
 T_MT="$MODELS/teacher-mt/checkpoint_best.pt"
 T_HL="$MODELS/teacher-hl/checkpoint_best.pt"
 HL_EN="$MODELS/headline-en/checkpoint_best.pt"
+# teacher-mt first, on every core; the two headline models then start from it (INIT_FROM: the same joint
+# vocabulary), so that they start out knowing the words and learn only to compress: trained from scratch,
+# teacher-hl wrote one of 6 strings for every text
+job_t_mt() { teacher_job teacher-mt translation "${T_ARGS[@]}"; }
+job_t_hl() { INIT_FROM="$T_MT" teacher_job teacher-hl headline-zh "${HL_T_ARGS[@]}"; }
+job_t_en() { INIT_FROM="$T_MT" teacher_job headline-en headline-en "${HL_T_ARGS[@]}"; }
+( JOBS=1; run_jobs job_t_mt )  # one job: no OMP_NUM_THREADS, torch takes every core
+run_jobs job_t_hl job_t_en
 
 # Sequence level: each teacher decodes its own source (beam 5) and the student's source is written beside its
 # output. (a) translates English headlines: the translation filter (length ratio 3); (b) writes headlines of
-# Chinese texts: a headline longer than half its text is dropped instead.
+# Chinese texts: a headline longer than half its text is dropped instead. Both drop an output that repeats a piece
+# or a span three times running (--max-repeats 3): the students learnt the teacher's loops (菜单栏栏栏) from them.
 # shellcheck disable=SC2086  # REGEN_EXTRA is word-split on purpose
 regen() {  # regen NAME TEACHER CORPUS [kdseq-regenerate args...]
   local name=$1 teacher=$2 corpus=$3; shift 3
@@ -137,8 +150,9 @@ regen() {  # regen NAME TEACHER CORPUS [kdseq-regenerate args...]
     kdseq-stage record "$MODELS/$name" "$args"
   fi
 }
-regen regen-a "$T_MT" student-a
-regen regen-b "$T_HL" student-b --max-len-ratio 0 --headline-ratio 0.5 --max-len-a 0 --max-len-b "$HEADLINE_MAX"
+regen regen-a "$T_MT" student-a --max-repeats 3
+regen regen-b "$T_HL" student-b --max-repeats 3 --max-len-ratio 0 --headline-ratio 0.5 --max-len-a 0 \
+  --max-len-b "$HEADLINE_MAX"
 RA="$MODELS/regen-a/best" RB="$MODELS/regen-b/best"
 
 # (c): the union of both distilled corpora, binarized with the shared dictionary; valid/test from student-a (regen-a
@@ -147,23 +161,32 @@ UNION="$MODELS/regen-c/bin"
 if [ ! -f "$MODELS/regen-c/combine.json" ]; then stamp "regen-c: union of regen-a and regen-b"; fi
 kdseq-combine --inputs "$RA" "$RB" --out-dir "$MODELS/regen-c" > /dev/null
 
-student() {  # student NAME METHOD DATA [args...]
-  local name=$1 method=$2 data=$3; shift 3
-  train "$name" "$ROOT/scripts/train-student.sh" "$STUDENT_PRESET" "$method" "$data" "$MODELS/$name" "$@" "${S_ARGS[@]}"
+# Students. Zero-shot: no (English text, Chinese headline) pair is used, for training or for choosing a
+# checkpoint, so they are not validated (the valid set's gold headings are such pairs) and the last checkpoint is
+# the model. The students of each teacher start from teacher-mt (INIT_FROM, its size: they need not be smaller
+# than their teachers to show what they learn from them) and train STUDENT_UPDATES at sequence level (at word
+# level, KL to teacher-mt's distributions, (a)'s student looped on 37% of Debian texts against 5-12% here: the
+# distributions carry the loops the filtered corpus drops); a compressed student of the cpu-demo student size,
+# from scratch, trains SMALL_STUDENT_UPDATES at word level (the better method from scratch).
+student() {  # student NAME METHOD DATA UPDATES [args...]
+  local name=$1 method=$2 data=$3 n=$4; shift 4
+  train "$name" "$ROOT/scripts/train-student.sh" "$STUDENT_PRESET" "$method" "$data" "$MODELS/$name" "$@" \
+    --max-update "$n" --save-interval-updates "$n" --disable-validation
 }
-job_a_seq() { student student-a-seq seq-kd "$RA/bin"; }
-job_a_seq2() { student student-a-seq-seed2 seq-kd "$RA/bin" --seed 2; }
-job_b_seq() { student student-b-seq seq-kd "$RB/bin"; }
-job_c_seq() { student student-c-seq seq-kd "$UNION"; }
-job_a_word() {
-  student student-a-word word-kd "$RA/bin" "$T_MT" --task headline_kd --teacher-source-data "$RA/bin-teacher" \
-    --kd-alpha 1
+INIT_ARGS=(--lr "$INIT_LR" --warmup-updates 100)
+init_student() { INIT_FROM="$T_MT" student "$@" "${INIT_ARGS[@]}"; }
+word_a() {  # word_a NAME UPDATES [args...]: word level, teacher-mt reading the English headline, no hard loss
+  local name=$1 n=$2; shift 2
+  student "$name" word-kd "$RA/bin" "$n" "$T_MT" --task headline_kd --teacher-source-data "$RA/bin-teacher" \
+    --kd-alpha 1 "$@"
 }
-job_b_word() {
-  student student-b-word word-kd "$RB/bin" "$T_HL" --task headline_kd --teacher-source-data "$RB/bin-teacher" \
-    --kd-alpha 1
-}
-run_jobs job_a_word job_b_word job_a_seq job_b_seq job_c_seq job_a_seq2  # the slowest first
+job_a_seq() { init_student student-a-seq seq-kd "$RA/bin" "$STUDENT_UPDATES"; }
+job_a_seq2() { init_student student-a-seq-seed2 seq-kd "$RA/bin" "$STUDENT_UPDATES" --seed 2; }
+job_b_seq() { init_student student-b-seq seq-kd "$RB/bin" "$STUDENT_UPDATES"; }
+job_b_seq2() { init_student student-b-seq-seed2 seq-kd "$RB/bin" "$STUDENT_UPDATES" --seed 2; }
+job_c_seq() { init_student student-c-seq seq-kd "$UNION" "$STUDENT_UPDATES"; }
+job_a_small() { word_a student-a-word-small "$SMALL_STUDENT_UPDATES"; }
+run_jobs job_a_small job_a_seq job_a_seq2 job_b_seq job_b_seq2 job_c_seq  # the slowest first
 
 evaluate() {  # evaluate NAME DATA CHECKPOINT [kdseq-evaluate args...]: greedy and beam 5 on both test sets
   local name=$1 data=$2 ckpt=$3; shift 3
@@ -177,25 +200,35 @@ evaluate() {  # evaluate NAME DATA CHECKPOINT [kdseq-evaluate args...]: greedy a
     fi
   done
 }
-for s in student-a-seq student-a-seq-seed2 student-a-word student-b-seq student-b-word student-c-seq; do
-  evaluate "$s" "$EVAL" "$MODELS/$s/checkpoint_best.pt"
-done
-evaluate pipeline-translate-then-headline "$EVAL" "$T_MT" --then "$T_HL"
-evaluate pipeline-headline-then-translate "$EVAL" "$HL_EN" --then "$T_MT" --first-max-len-a 0 \
-  --first-max-len-b "$HEADLINE_MAX"
-evaluate oracle-translate-gold-headline "$ORACLE" "$T_MT"
+STUDENTS=(student-a-seq student-a-seq-seed2 student-a-word-small student-b-seq student-b-seq-seed2 student-c-seq)
+eval_students() { local s; for s in "${STUDENTS[@]}"; do evaluate "$s" "$EVAL" "$MODELS/$s/checkpoint_last.pt"; done; }
+eval_pipelines() {
+  evaluate pipeline-translate-then-headline "$EVAL" "$T_MT" --then "$T_HL"
+  evaluate pipeline-headline-then-translate "$EVAL" "$HL_EN" --then "$T_MT" --first-max-len-a 0 \
+    --first-max-len-b "$HEADLINE_MAX"
+  evaluate oracle-translate-gold-headline "$ORACLE" "$T_MT"
+  # teacher (b) on its own test set (Chinese texts -> Chinese headlines: help sections of the test module, inews)
+  if [ ! -f "$RESULTS/teacher-hl.test.beam5.json" ]; then
+    kdseq-evaluate "$D/headline-zh/bin" --path "$T_HL" --name teacher-hl --split test --beams 5 \
+      --output-dir "$RESULTS" --max-len-a 0 --max-len-b "$HEADLINE_MAX" > /dev/null
+  fi
+}
+run_jobs eval_students eval_pipelines
 
 stamp "done"
 for split in test test1; do
   files=()
-  for n in student-a-seq student-a-seq-seed2 student-a-word student-b-seq student-b-word student-c-seq \
-           pipeline-translate-then-headline pipeline-headline-then-translate oracle-translate-gold-headline; do
+  for n in "${STUDENTS[@]}" pipeline-translate-then-headline pipeline-headline-then-translate oracle-translate-gold-headline; do
     for b in 1 5; do [ -f "$RESULTS/$n.$split.beam$b.json" ] && files+=("$RESULTS/$n.$split.beam$b.json"); done
   done
   echo
   if [ $split = test ]; then echo "## help sections of $TEST_MODULES (English body -> Chinese heading)"
   else echo "## Debian packages with a Chinese description (English long description -> Chinese synopsis)"; fi
   kdseq-report --headline "${files[@]}"
-done | tee "$RESULTS/headline-table.md"
+done > "$RESULTS/headline-table.md.tmp"
+{ cat "$RESULTS/headline-table.md.tmp"; echo; echo "## teacher-hl on its own test set (Chinese text -> Chinese headline)"
+  kdseq-report --headline "$RESULTS/teacher-hl.test.beam5.json"; } > "$RESULTS/headline-table.md"
+rm "$RESULTS/headline-table.md.tmp"
+cat "$RESULTS/headline-table.md"
 echo
 echo "outputs: corpora $TSV, prepared data $D, models $MODELS, hypotheses and JSON results $RESULTS"

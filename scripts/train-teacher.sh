@@ -10,7 +10,8 @@
 #             for real use on a GPU.
 # CUDA (and fp16 for gpu-base) is used when torch sees a GPU, --cpu otherwise. Extra arguments go to
 # fairseq-train last, so they override the preset (e.g. --max-update 2000). A SAVE_DIR that already has
-# checkpoint_last.pt resumes from it (fairseq's own behaviour).
+# checkpoint_last.pt resumes from it (fairseq's own behaviour). INIT_FROM=CKPT (environment) starts from a trained
+# checkpoint, in its architecture, as in train-student.sh.
 set -euo pipefail
 
 usage() { echo "usage: $0 {cpu-demo|gpu-base} DATA_BIN SAVE_DIR [fairseq-train args...]" >&2; exit 1; }
@@ -27,11 +28,11 @@ case "$PRESET" in
   cpu-demo)
     # Sized for 2 CPU cores (~10 minutes, ~4 epochs of LibreOffice en-de): pre-norm, small batches and a high
     # learning rate learn fastest in this few-update regime; no dropout since it under-fits anyway.
-    ARGS=(--arch transformer --share-all-embeddings --encoder-normalize-before --decoder-normalize-before
+    ARCH=(--arch transformer --share-all-embeddings --encoder-normalize-before --decoder-normalize-before
           --encoder-layers 3 --decoder-layers 3 --encoder-embed-dim 192 --decoder-embed-dim 192
           --encoder-ffn-embed-dim 768 --decoder-ffn-embed-dim 768
-          --encoder-attention-heads 4 --decoder-attention-heads 4
-          --dropout 0.0 --attention-dropout 0.0 --activation-dropout 0.0
+          --encoder-attention-heads 4 --decoder-attention-heads 4)
+    ARGS=(--dropout 0.0 --attention-dropout 0.0 --activation-dropout 0.0
           --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
           --lr 3e-3 --lr-scheduler inverse_sqrt --warmup-updates 300 --warmup-init-lr 1e-7
           --criterion label_smoothed_cross_entropy --label-smoothing 0.1
@@ -39,8 +40,8 @@ case "$PRESET" in
           --keep-interval-updates 1 --no-epoch-checkpoints)
     ;;
   gpu-base)
-    ARGS=(--arch transformer --share-all-embeddings
-          --dropout 0.3 --attention-dropout 0.1 --activation-dropout 0.1 --weight-decay 0.0001
+    ARCH=(--arch transformer --share-all-embeddings)
+    ARGS=(--dropout 0.3 --attention-dropout 0.1 --activation-dropout 0.1 --weight-decay 0.0001
           --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 0.0
           --lr 7e-4 --lr-scheduler inverse_sqrt --warmup-updates 4000 --warmup-init-lr 1e-7
           --criterion label_smoothed_cross_entropy --label-smoothing 0.1
@@ -50,10 +51,17 @@ case "$PRESET" in
   *) echo "error: unknown preset '$PRESET'" >&2; usage ;;
 esac
 
+# INIT_FROM=CKPT: start from that checkpoint's weights in its architecture (a headline teacher warm-started from
+# the translation teacher of the same vocabulary); optimizer and counters start afresh
+if [ -n "${INIT_FROM:-}" ]; then
+  INIT=$("$PYTHON" -m kdseq.cli.init_from "$INIT_FROM" "$DATA") || exit 1
+  mapfile -t ARCH <<< "$INIT"
+fi
+
 echo "[train-teacher] preset $PRESET on $DATA -> $SAVE ($DEVICE)"
 mkdir -p "$SAVE"
 cd "$ROOT"
 "$PYTHON" -m fairseq_cli.train "$DATA" --user-dir "$ROOT/kdseq" --save-dir "$SAVE" --seed "$SEED" \
-  "${ARGS[@]}" ${DEVICE_ARGS[@]+"${DEVICE_ARGS[@]}"} --log-format simple --log-interval 50 \
+  "${ARCH[@]}" "${ARGS[@]}" ${DEVICE_ARGS[@]+"${DEVICE_ARGS[@]}"} --log-format simple --log-interval 50 \
   --best-checkpoint-metric loss --skip-invalid-size-inputs-valid-test "$@"
 echo "[train-teacher] done: $SAVE/checkpoint_best.pt"

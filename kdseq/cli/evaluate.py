@@ -15,6 +15,9 @@ def get_parser():
     p.add_argument("--split", default="test")
     p.add_argument("--beams", default="1,5", help="comma-separated beam sizes (1 = greedy)")
     p.add_argument("--lenpen", type=float, default=1.0)
+    p.add_argument("--no-repeat-ngram-size", type=int, default=0, metavar="N",
+                   help="forbid any N-gram of pieces twice in an output: loop control at decoding (0: none; "
+                        "N >= 2)")
     p.add_argument("--max-len-a", type=float, default=1.2, help="longest output: a * source length + b tokens")
     p.add_argument("--max-len-b", type=int, default=10, help="(headlines: --max-len-a 0 --max-len-b 40)")
     p.add_argument("--reference", help="detokenized reference text (default: <data>/../raw/<split>.<tgt>)")
@@ -58,11 +61,15 @@ def main(argv=None):
         raise KdseqError(f"--lenpen {a.lenpen}: must be a finite number")
     if a.max_tokens < 1 or (a.batch_size is not None and a.batch_size < 1):
         raise KdseqError("--max-tokens and --batch-size must be at least 1")
+    if a.no_repeat_ngram_size < 0 or a.no_repeat_ngram_size == 1:
+        # fairseq's CPU n-gram blocker compares tokens[-(n - 1):], the whole output for n = 1
+        raise KdseqError(f"--no-repeat-ngram-size {a.no_repeat_ngram_size}: give 0 (none) or 2 and more")
     if a.threads < 0:
         raise KdseqError(f"--threads {a.threads}: must be >= 0")
     pipeline = PipelineSpec(a.then, a.then_data, (a.first_max_len_a, a.first_max_len_b)) if a.then else None
     cfg = EvalConfig(a.path, a.data, a.split, tuple(beams), a.reference, a.name, a.output_dir,
-                     decoding=Decoding(a.lenpen, a.max_len_a, a.max_len_b, a.max_tokens, a.batch_size),
+                     decoding=Decoding(a.lenpen, a.max_len_a, a.max_len_b, a.max_tokens, a.batch_size,
+                                       a.no_repeat_ngram_size),
                      decoder=Decoder(a.backend, "cpu" if a.cpu else None, a.fp16, a.compute_type, a.threads),
                      pipeline=pipeline)
     results = evaluate(cfg)

@@ -1,5 +1,5 @@
-"""The fairseq-train arguments that start a model from a trained checkpoint, printed one a line for
-scripts/train-student.sh's INIT_FROM: the checkpoint's architecture (so the new model has its shape) and
+"""The fairseq-train arguments that start a model from a trained checkpoint, printed one a line for the INIT_FROM of
+scripts/train-student.sh and train-teacher.sh: the checkpoint's architecture (so the new model has its shape) and
 ``--finetune-from-model`` (its weights; optimizer, scheduler and counters start afresh). The checkpoint's
 dictionaries are checked against the data's first: a model of another vocabulary is refused by name.
 
@@ -33,7 +33,7 @@ def architecture_args(model_cfg):
     return args
 
 
-@user_errors("train-student.sh INIT_FROM")
+@user_errors("INIT_FROM")
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m kdseq.cli.init_from", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

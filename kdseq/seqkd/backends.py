@@ -85,7 +85,7 @@ class CTranslate2Backend:
         return self.translator.translate_batch(
             src, beam_size=s.beam, num_hypotheses=s.nbest, length_penalty=s.lenpen, return_scores=True,
             max_decoding_length=min(int(s.max_len_a * longest + s.max_len_b), self.max_output),
-            max_input_length=0,
+            max_input_length=0, no_repeat_ngram_size=s.no_repeat_ngram_size,
             asynchronous=True)
 
     def _collect(self, pending):

@@ -3,7 +3,6 @@
 import logging
 import os
 import time
-from dataclasses import asdict
 
 from kdseq.errors import KdseqError
 from kdseq.fileio import check_output_dir, file_sha256, inside
@@ -171,7 +170,7 @@ def decode_and_merge(cfg, corpus, data, out_dir, t0):
     state = {"split": inp.split, "data": data, "data_fingerprint": corpus.fingerprint(),
              "teacher_source": corpus.teacher_source, "teacher_source_fingerprint": corpus.teacher_fingerprint(),
              "teacher": teacher.paths, "teacher_sha256": shas, "backend": dec.name, "compute_type": dec.compute_type,
-             **asdict(cfg.search), "chunk_size": work.chunk_size, "sentences": len(corpus),
+             **cfg.search.record(), "chunk_size": work.chunk_size, "sentences": len(corpus),
              "max_positions": [max_source, max_target]}
     chunks.check_state(out_dir, state)
     keep_teacher_dict(out_dir, teacher.dict_dirs[0], corpus.tgt_lang)

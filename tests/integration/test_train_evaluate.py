@@ -97,3 +97,33 @@ def test_evaluate_errors_name_the_problem(toy_prepared, tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     res = cli("kdseq-evaluate", toy_prepared / "bin", "--path", tmp_path / "junk.pt", check=False)
     assert res.returncode == 2 and "cannot load checkpoint" in res.stderr and "junk.pt" in res.stderr
+
+
+def test_no_repeat_ngram_size_forbids_repeats_in_both_backends(toy_prepared, toy_teacher, tmp_path):
+    """--no-repeat-ngram-size 2: no bigram of pieces twice in an output, so no word bigram twice (its pieces would
+    repeat the bigram across the word boundary), with fairseq's decoder and with CTranslate2 alike, which then
+    agree; it changes outputs that repeated one; 1 and negative sizes are refused."""
+    env = dict(env_without_torch_override(), KDSEQ_CT2_CACHE=str(tmp_path / "ct2"))
+    common = ("kdseq-evaluate", toy_prepared / "bin", "--path", toy_teacher, "--beams", "1", "--output-dir", tmp_path)
+    cli(*common, "--name", "free", env=env)
+    cli(*common, "--name", "fs", "--no-repeat-ngram-size", "2", env=env)
+    cli(*common, "--name", "ct2", "--no-repeat-ngram-size", "2", "--backend", "ctranslate2", "--threads", "1",
+        env=env)
+
+    def hyps(name):
+        return (tmp_path / f"{name}.test.beam1.hyp").read_text(encoding="utf-8").splitlines()
+
+    def repeats_a_bigram(line):
+        w = line.split()
+        bigrams = list(zip(w, w[1:]))
+        return len(bigrams) > len(set(bigrams))
+
+    free, fs, ct2 = hyps("free"), hyps("fs"), hyps("ct2")
+    assert not any(map(repeats_a_bigram, fs)) and not any(map(repeats_a_bigram, ct2))
+    assert sum(a != b for a, b in zip(free, fs)) >= sum(map(repeats_a_bigram, free))
+    assert sum(a == b for a, b in zip(fs, ct2)) >= 0.95 * len(fs)
+    assert json.loads((tmp_path / "fs.test.beam1.json").read_text())["no_repeat_ngram_size"] == 2
+    assert json.loads((tmp_path / "free.test.beam1.json").read_text())["no_repeat_ngram_size"] == 0
+    for bad_size in ("1", "-1"):
+        bad = cli(*common, "--no-repeat-ngram-size", bad_size, check=False, env=env)
+        assert bad.returncode == 2 and f"--no-repeat-ngram-size {bad_size}: give 0 (none) or 2 and more" in bad.stderr
