@@ -76,4 +76,5 @@ cd "$ROOT"
 "$PYTHON" -m fairseq_cli.train "$DATA" --user-dir "$ROOT/kdseq" --save-dir "$SAVE" --seed "$SEED" \
   "${ARCH[@]}" "${ARGS[@]}" "${CRIT[@]}" ${DEVICE_ARGS[@]+"${DEVICE_ARGS[@]}"} ${FP16_ARGS[@]+"${FP16_ARGS[@]}"} --log-format simple --log-interval 50 \
   --best-checkpoint-metric nll_loss --skip-invalid-size-inputs-valid-test "$@"
-echo "[train-student] done: $SAVE/checkpoint_best.pt"
+if [ -f "$SAVE/checkpoint_best.pt" ]; then echo "[train-student] done: $SAVE/checkpoint_best.pt"
+else echo "[train-student] done: $SAVE/checkpoint_last.pt (not validated: no best checkpoint)"; fi
