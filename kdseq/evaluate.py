@@ -78,7 +78,7 @@ def ct2_decoder(cfg, models, device):
         log.warning(f"CTranslate2 cannot decode on this GPU (no GPU for it, or no {CT2_CUBLAS}): it decodes on the CPU")
         dev = "cpu"
     compute = default_compute_type(dev, cfg.decoder.compute_type)
-    search = Search(1, 1, dec.lenpen, dec.max_len_a, dec.max_len_b, dec.no_repeat_ngram_size)
+    search = dec.search(1)
     backend = CTranslate2Backend(model_dir, corpus, search, dev, compute, cfg.decoder.threads or os.cpu_count() or 1,
                                  max_target)
     sym, ids = corpus.tgt_dict.symbols, list(range(len(corpus)))
@@ -127,9 +127,7 @@ class Pipeline:
                 for h in first_hyps]
         self.task.datasets["pipeline"] = LanguagePairDataset(srcs, [len(s) for s in srcs], src_dict,
                                                              left_pad_source=self.task.cfg.left_pad_source)
-        return decode_split(self.task, self.models, "pipeline", Search(beam, 1, dec.lenpen, dec.max_len_a,
-                                                                         dec.max_len_b, dec.no_repeat_ngram_size),
-                            device, dec.max_tokens,
+        return decode_split(self.task, self.models, "pipeline", dec.search(beam), device, dec.max_tokens,
                             dec.batch_size)
 
 
@@ -142,6 +140,12 @@ class Decoding:
     max_tokens: int = 4096
     batch_size: Optional[int] = None
     no_repeat_ngram_size: int = 0  # loop control at decoding (0: none)
+
+    def search(self, beam, max_len=None):
+        """The :class:`Search` of one decode at ``beam`` (``max_len``: (a, b) instead of this one's, for the first
+        model of a pipeline)."""
+        a, b = max_len or (self.max_len_a, self.max_len_b)
+        return Search(beam, 1, self.lenpen, a, b, self.no_repeat_ngram_size)
 
 
 @dataclass(frozen=True)
@@ -238,10 +242,8 @@ def evaluate(cfg):
         if dcr.backend == "ctranslate2":
             texts, stats = decode_ct2(beam)
         else:
-            la, lb = cfg.pipeline.first_max_len if second is not None else (dec.max_len_a, dec.max_len_b)
-            search = Search(beam, 1, dec.lenpen, la, lb, dec.no_repeat_ngram_size)
-            hyps, stats = decode_split(task, models, cfg.split, search, device,
-                                       dec.max_tokens, dec.batch_size)
+            search = dec.search(beam, cfg.pipeline.first_max_len if second is not None else None)
+            hyps, stats = decode_split(task, models, cfg.split, search, device, dec.max_tokens, dec.batch_size)
             texts = [h[0]["text"] for h in hyps]
             if second is not None:
                 hyps, stats2 = second.decode(task.target_dictionary, hyps, beam, dec, device)
@@ -252,7 +254,8 @@ def evaluate(cfg):
         res = {"name": name, "checkpoints": cfg.path + (f" then {cfg.pipeline.then}" if second else ""),
                "data": os.path.abspath(cfg.data), "split": cfg.split,
                "backend": dcr.backend, "compute_type": compute,
-               "src_lang": src_lang, "tgt_lang": tgt_lang, "beam": beam, "lenpen": dec.lenpen, "no_repeat_ngram_size": dec.no_repeat_ngram_size,
+               "src_lang": src_lang, "tgt_lang": tgt_lang, "beam": beam, "lenpen": dec.lenpen,
+               "no_repeat_ngram_size": dec.no_repeat_ngram_size,
                "device": device_label, "fp16": dcr.fp16, "params": params, "ensemble_size": len(models),
                "sentences": stats["sentences"], "target_tokens": stats["target_tokens"], "wall_s": stats["wall_s"],
                "sent_per_s": stats["sentences"] / stats["wall_s"],

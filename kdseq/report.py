@@ -4,7 +4,6 @@ import json
 import os
 
 from kdseq.errors import KdseqError
-from kdseq.metrics import loops
 
 
 COLUMNS = [("name", "model", "{}"), ("decoder", "decoder", "{}"), ("beam", "beam", "{}"),
@@ -28,17 +27,21 @@ def decoder_label(r):
     return f"{r.get('backend', 'fairseq')} {r.get('compute_type', 'float16' if r.get('fp16') else 'float32')}"
 
 
-def distinct_label(r):
-    """'12 / 1,024': distinct hypotheses of all ('?' for a result written before they were counted, without its
-    .hyp file beside it)."""
-    d = r.get("distinct_hypotheses")
+def count_label(r, key):
+    """'12 / 1,024': the hypotheses counted under ``key`` (distinct_hypotheses, looping_hypotheses) of all ('?' for
+    a result written before they were counted, without its .hyp file beside it)."""
+    d = r.get(key)
     return f"{'?' if d is None else f'{d:,}'} / {r['sentences']:,}" if "sentences" in r else "?"
 
 
-def loops_label(r):
-    """'3 / 1,024': hypotheses with a token three times in a row (:func:`kdseq.metrics.loops`), of all."""
-    d = r.get("looping_hypotheses")
-    return f"{'?' if d is None else f'{d:,}'} / {r['sentences']:,}" if "sentences" in r else "?"
+def _loop_count(lines):
+    from kdseq.metrics import loops  # sacreBLEU with it: only for a result written before loops were counted
+
+    return sum(map(loops, lines))
+
+
+# counted from a result's .hyp file when the result was written before kdseq-evaluate counted them
+HYP_COUNTS = {"distinct_hypotheses": lambda lines: len(set(lines)), "looping_hypotheses": _loop_count}
 
 
 def markdown_table(results, columns=None):
@@ -46,7 +49,8 @@ def markdown_table(results, columns=None):
     columns = columns or COLUMNS
     lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
     for r in results:
-        r = dict(r, decoder=decoder_label(r), distinct=distinct_label(r), loops=loops_label(r))
+        r = dict(r, decoder=decoder_label(r), distinct=count_label(r, "distinct_hypotheses"),
+                 loops=count_label(r, "looping_hypotheses"))
         lines.append("| " + " | ".join(fmt.format(r[k]) for k, _, fmt in columns) + " |")
     lines.append("")
     for metric, key in (("BLEU", "bleu_signature"), ("chrF", "chrf_signature")):
@@ -66,12 +70,11 @@ def load_results(paths):
         if missing:
             raise KdseqError(f"{p}: not a kdseq-evaluate JSON result (missing {', '.join(missing)})")
         hyp = p[:-len(".json")] + ".hyp" if p.endswith(".json") else None
-        counts = {"distinct_hypotheses": lambda ls: len(set(ls)), "looping_hypotheses": lambda ls: sum(map(loops, ls))}
-        if any(k not in r for k in counts) and hyp and os.path.isfile(hyp):  # a result of before the counts
+        if any(k not in r for k in HYP_COUNTS) and hyp and os.path.isfile(hyp):  # a result of before the counts
             with open(hyp, encoding="utf-8", newline="") as f:  # exactly as written: one "\n" a hypothesis
                 lines = f.read().split("\n")[:-1]
             if len(lines) == r.get("sentences"):
-                for k, count in counts.items():
+                for k, count in HYP_COUNTS.items():
                     r.setdefault(k, count(lines))
         results.append(r)
     return results

@@ -11,6 +11,15 @@ case "${KDSEQ_DEVICE:-auto}" in
 esac
 if [ "$DEVICE" = cuda ]; then DEVICE_ARGS=(); FP16_ARGS=(--fp16); else DEVICE_ARGS=(--cpu); FP16_ARGS=(); fi
 
+# init_from DATA: with INIT_FROM=CKPT set, ARCH becomes that checkpoint's architecture and the flag that starts from
+# its weights (optimizer and counters afresh); a checkpoint of another vocabulary than DATA's is refused.
+init_from() {
+  [ -n "${INIT_FROM:-}" ] || return 0
+  local args
+  args=$("$PYTHON" -m kdseq.cli.init_from "$INIT_FROM" "$1") || exit 1
+  mapfile -t ARCH <<< "$args"
+}
+
 # check_data DIR: a fairseq binarized folder, or a clear error.
 check_data() {
   compgen -G "$1/dict.*.txt" > /dev/null \

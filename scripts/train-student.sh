@@ -50,12 +50,8 @@ case "$PRESET" in
 esac
 
 # INIT_FROM=CKPT: the student takes that checkpoint's architecture and starts from its weights (e.g. a
-# translation teacher, so that a zero-shot headline student starts out knowing the words); optimizer and counters
-# start afresh. A checkpoint of another vocabulary is refused.
-if [ -n "${INIT_FROM:-}" ]; then
-  INIT=$("$PYTHON" -m kdseq.cli.init_from "$INIT_FROM" "$DATA") || exit 1
-  mapfile -t ARCH <<< "$INIT"
-fi
+# translation teacher, so that a zero-shot headline student starts out knowing the words)
+init_from "$DATA"
 
 case "$METHOD" in
   baseline) CRIT=(--criterion label_smoothed_cross_entropy --label-smoothing 0.1) ;;

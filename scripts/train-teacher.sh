@@ -52,11 +52,8 @@ case "$PRESET" in
 esac
 
 # INIT_FROM=CKPT: start from that checkpoint's weights in its architecture (a headline teacher warm-started from
-# the translation teacher of the same vocabulary); optimizer and counters start afresh
-if [ -n "${INIT_FROM:-}" ]; then
-  INIT=$("$PYTHON" -m kdseq.cli.init_from "$INIT_FROM" "$DATA") || exit 1
-  mapfile -t ARCH <<< "$INIT"
-fi
+# the translation teacher of the same vocabulary)
+init_from "$DATA"
 
 echo "[train-teacher] preset $PRESET on $DATA -> $SAVE ($DEVICE)"
 mkdir -p "$SAVE"

@@ -45,7 +45,10 @@ def main(argv=None):
     from kdseq.data.binarized import check_binarized_folder, infer_language_pair
 
     allow_fairseq_checkpoints()
-    path, = split_paths(a.checkpoint, "INIT_FROM")
+    paths = split_paths(a.checkpoint, "INIT_FROM")
+    if len(paths) > 1:
+        raise KdseqError(f"INIT_FROM {a.checkpoint}: a model starts from one checkpoint, not an ensemble")
+    path = paths[0]
     state = read_checkpoint(path, "INIT_FROM")
     check_binarized_folder(a.data, "DATA_BIN")
     src, tgt = infer_language_pair(a.data)

@@ -42,13 +42,15 @@ def test_student_starts_from_the_checkpoint_in_its_architecture(toy_teacher, toy
     assert student["optimizer_history"][-1]["num_updates"] == 2  # counters afresh (the teacher trained 600)
 
 
-@pytest.mark.parametrize("case", ["missing", "not-a-checkpoint", "other-vocabulary"])
+@pytest.mark.parametrize("case", ["missing", "not-a-checkpoint", "ensemble", "other-vocabulary"])
 def test_bad_init_from_is_refused_in_one_line(case, toy_teacher, toy_prepared, tmp_path):
     data = toy_prepared / "bin"
     if case == "missing":
         init, expect = tmp_path / "nope.pt", "does not exist"
     elif case == "not-a-checkpoint":
         init, expect = data / "dict.en.txt", "cannot load checkpoint"
+    elif case == "ensemble":
+        init, expect = f"{toy_teacher}:{toy_teacher}", "not an ensemble"
     else:  # the same data with a dictionary of one more entry
         data = tmp_path / "bin"
         data.mkdir()
