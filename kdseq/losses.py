@@ -189,6 +189,17 @@ def ensemble_logprobs(logits_list, temperature=1.0):
     return lp.logsumexp(0) - torch.log(torch.tensor(float(len(logits_list)), device=lp.device))
 
 
+def weighted_ensemble_logprobs(logits_list, weights):
+    """log(sum_i w_i p_i): the members' probabilities averaged with ``weights``, (M,) for every row or (N, M) per
+    row (each row's weights summing to 1; a member with weight 0 on a row takes no part there, whatever its
+    logits)."""
+    lp = torch.stack([F.log_softmax(x.float(), dim=-1) for x in logits_list], dim=1)  # (N, M, V)
+    w = torch.as_tensor(weights, dtype=lp.dtype, device=lp.device)
+    w = w.expand(lp.size(0), lp.size(1)) if w.dim() == 1 else w
+    log_w = torch.where(w > 0, w.clamp_min(1e-38).log(), torch.full_like(w, float("-inf")))
+    return (lp + log_w.unsqueeze(-1)).logsumexp(1)
+
+
 def annealed_gold_weight(num_updates, total_updates):
     """Clark et al. 2019 (BAM!) teacher annealing: the gold weight lambda rises linearly from 0 to 1 over
     ``total_updates``; the target is lambda * gold + (1 - lambda) * teacher."""

@@ -101,6 +101,8 @@ def recollate(sample, rows, sampled, pad, eos):
                net_input=dict(sample["net_input"], prev_output_tokens=prev))
     if sample.get("teacher_net_input") is not None:
         out["teacher_net_input"] = dict(sample["teacher_net_input"], prev_output_tokens=prev)
+    if sample.get("teacher_net_inputs") is not None:  # several teachers, each reading its own source
+        out["teacher_net_inputs"] = [dict(t, prev_output_tokens=prev) for t in sample["teacher_net_inputs"]]
     return out, on
 
 

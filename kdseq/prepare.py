@@ -14,6 +14,9 @@ interrupted run leaves nothing half-written)::
                                        target, binarized with the same dictionary, aligned line by line with
                                        bin/ (kdseq-regenerate --teacher-source reads it); raw/ and spm/ then
                                        hold {split}.teacher.L too
+    bin-teacher2/, ...                 with --teacher-source-lang L1,L2: the second teacher's source (L2) the
+                                       same way; it may be empty on a row (only EOS binarized): that teacher
+                                       has nothing to read there
     prepare.json                       counts of what was kept and dropped, and why; the inputs (real path,
                                        size, sha256) and settings it was made from
 
@@ -31,7 +34,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from kdseq.data.corpus import corpus_files, iter_parallel, read_parallel
+from kdseq.data.corpus import corpus_files, iter_parallel, read_parallel, teacher_langs
 from kdseq.data.splits import check_overlap, drop_empty, random_split, rows_at, scan_train
 from kdseq.data.pieces import encode, filter_train, keep_lines
 from kdseq.data.vocab import binarize, check_reuse, default_character_coverage, train_sentencepiece, \
@@ -52,7 +55,7 @@ class Corpora:
     valid: Optional[str] = None            # with test; without both, they are split off train at random
     test: Optional[str] = None
     extra_tests: Tuple[str, ...] = ()      # more held-out test sets: splits test1, test2, ...
-    teacher_lang: Optional[str] = None     # a third side, the source a teacher reads
+    teacher_lang: Optional[str] = None     # a third side, the source a teacher reads; "L1,L2": one per teacher
 
     def specs(self):
         extra = {f"test{i + 1}": spec for i, spec in enumerate(self.extra_tests)}
@@ -96,9 +99,8 @@ class PrepareConfig:
 
     @property
     def columns(self):
-        """The text columns of a row: the source, the target and, with a teacher source, teacher.<lang>."""
-        t = self.corpora.teacher_lang
-        return [self.src_lang, self.tgt_lang] + ([f"teacher.{t}"] if t else [])
+        """The text columns of a row: the source, the target and teacher.<lang> for each teacher source."""
+        return [self.src_lang, self.tgt_lang] + [f"teacher.{t}" for t in teacher_langs(self.corpora.teacher_lang)]
 
     def settings(self):
         """What prepare.json records of the flags (a rerun with others is refused)."""
@@ -121,9 +123,13 @@ def check_config(cfg):
         raise KdseqError("--spm-train-text trains a sentencepiece model: it cannot go with --spm-model (reused)")
     if cfg.src_lang == cfg.tgt_lang:
         raise KdseqError(f"--src-lang and --tgt-lang are both {cfg.src_lang!r}: they must differ")
-    if c.teacher_lang == cfg.tgt_lang:
-        raise KdseqError(f"--teacher-source-lang {c.teacher_lang} equals --tgt-lang: fairseq names files by language "
-                         f"pair, so give the teacher's source another code (e.g. {cfg.tgt_lang}doc)")
+    langs = teacher_langs(c.teacher_lang)
+    if cfg.tgt_lang in langs:
+        raise KdseqError(f"--teacher-source-lang {c.teacher_lang}: {cfg.tgt_lang} is --tgt-lang: fairseq names files "
+                         f"by language pair, so give the teacher's source another code (e.g. {cfg.tgt_lang}doc)")
+    if len(set(langs)) != len(langs) or not all(t.isalnum() for t in langs):
+        raise KdseqError(f"--teacher-source-lang {c.teacher_lang}: give one code per teacher source, letters and "
+                         "digits, distinct, joined by ',' (e.g. eh or eh,zt)")
     if (c.valid is None) != (c.test is None):
         raise KdseqError("give both --valid and --test, or neither (then they are split off --train at random)")
     for flag, val, lo in (("--vocab-size", v.size, 8), ("--valid-size", f.valid_size, 1),
@@ -227,19 +233,24 @@ def write_raw(tmp, split, columns, rows):
             f.close()
 
 
+def teacher_folder(i):
+    """The binarized folder of the i-th teacher source (0-based): bin-teacher, bin-teacher2, ..."""
+    return "bin-teacher" if i == 0 else f"bin-teacher{i + 1}"
+
+
 def binarize_all(cfg, tmp, dictionary):
-    """Stage 5: bin/ (and bin-teacher/: the teacher's source with the target, with the same joined dictionary)."""
+    """Stage 5: bin/ (and bin-teacher/, bin-teacher2/...: each teacher's source with the target, with the same
+    joined dictionary)."""
     binarize(os.path.join(tmp, "spm"), os.path.join(tmp, "bin"), (cfg.src_lang, cfg.tgt_lang), cfg.workers,
              dictionary, cfg.extra)
-    t = cfg.corpora.teacher_lang
-    if t:
+    for i, t in enumerate(teacher_langs(cfg.corpora.teacher_lang)):
         text = os.path.join(tmp, ".teacher-text")
         os.makedirs(text)
         for split in (*SPLITS, *cfg.extra):
             shutil.copy(os.path.join(tmp, "spm", f"{split}.teacher.{t}"), os.path.join(text, f"{split}.{t}"))
             shutil.copy(os.path.join(tmp, "spm", f"{split}.{cfg.tgt_lang}"),
                         os.path.join(text, f"{split}.{cfg.tgt_lang}"))
-        binarize(text, os.path.join(tmp, "bin-teacher"), (t, cfg.tgt_lang), cfg.workers,
+        binarize(text, os.path.join(tmp, teacher_folder(i)), (t, cfg.tgt_lang), cfg.workers,
                  os.path.join(tmp, "bin", f"dict.{cfg.src_lang}.txt"), cfg.extra)
         shutil.rmtree(text)
 

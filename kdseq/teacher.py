@@ -85,8 +85,10 @@ class Teacher:
         return self
 
     def __call__(self, net_input):
-        """Raw decoder logits (B, T, V) of every member, teacher-forced on ``net_input``."""
+        """Raw decoder logits (B, T, V) of every member, teacher-forced on ``net_input``, or on its own input when
+        ``net_input`` is a list (one per member: teachers reading their own sources)."""
         import torch
 
+        inputs = net_input if isinstance(net_input, list) else [net_input] * len(self.models)
         with torch.no_grad():
-            return [m(**net_input)[0] for m in self.models]
+            return [m(**x)[0] for m, x in zip(self.models, inputs)]

@@ -50,6 +50,10 @@ def main(argv=None):
     task = translation_task(a.data, "headline_kd", extra_args=["--teacher-source-data", a.teacher_source_data]) \
         if a.teacher_source_data else translation_task(a.data)
     splits = [x for x in a.splits.split(",") if x]
+    if a.teacher_source_data and ":" in a.teacher_source_data:
+        raise KdseqError(f"--teacher-source-data {a.teacher_source_data}: a cache holds one teacher source's "
+                         "distributions: give one folder (teachers reading their own sources are run online, "
+                         "fairseq-train --task headline_kd --teacher-path a.pt:b.pt --teacher-source-data A:B)")
     if a.merge:
         for split in splits:
             meta = cache.merge_shards(task, split, a.out_dir, a.num_shards)

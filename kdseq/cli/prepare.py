@@ -48,7 +48,9 @@ def get_parser():
                                   " for both sides, so the binarized ids match the other preparation's")
     p.add_argument("--teacher-source-lang", metavar="L",
                    help="the corpus has a third side, the source a teacher reads (a TSV's third field, or "
-                        "PREFIX.teacher.L), kept aligned through every filter and binarized into <out-dir>/bin-teacher")
+                        "PREFIX.teacher.L), kept aligned through every filter and binarized into <out-dir>/bin-teacher; "
+                        "L1,L2: a fourth side too, a second teacher's source (<out-dir>/bin-teacher2), which may be "
+                        "empty on a row (that teacher then has nothing to read there)")
     p.add_argument("--force", action="store_true",
                    help="rebuild a kdseq-prepare output made from other inputs or settings")
     return p

@@ -16,6 +16,7 @@ import json
 import math
 
 from kdseq.cli import user_errors
+from kdseq.errors import KdseqError
 
 
 def get_parser():
@@ -29,7 +30,9 @@ def get_parser():
     p.add_argument("--teacher-source", help="a binarized folder with the same split, aligned line by line, whose "
                                             "sources the teacher reads instead of DATA's (e.g. the English "
                                             "headline of each article); the output pairs DATA's source with the "
-                                            "teacher's output")
+                                            "teacher's output. A:B: B is another teacher's source (aligned the "
+                                            "same way), written for the kept pairs as <select>/bin-teacher2 (word-"
+                                            "level KD from both teachers, each reading its own source)")
     p.add_argument("--split", default="train")
     g = p.add_argument_group("decoding")
     g.add_argument("--backend", choices=["auto", "ctranslate2", "fairseq"], default="auto",
@@ -113,11 +116,21 @@ def build_config(a):
     from kdseq.seqkd.config import Inputs, Outputs, RegenerateConfig, Runtime, Search, Work
 
     return RegenerateConfig(
-        inputs=Inputs(a.data, a.out_dir, a.teacher_path, a.split, a.teacher_data, a.teacher_source),
+        inputs=Inputs(a.data, a.out_dir, a.teacher_path, a.split, a.teacher_data, *teacher_sources(a.teacher_source)),
         search=Search(a.beam, a.nbest, a.lenpen, a.max_len_a, a.max_len_b),
         runtime=Runtime(a.backend, a.device, a.compute_type, a.max_tokens, a.max_sentences, a.threads, a.ct2_cache),
         work=Work(a.chunk_size, a.num_shards, a.shard_id, a.merge, a.max_chunks, not a.no_progress),
         outputs=Outputs(tuple(a.select), a.max_len_ratio, a.max_repeats, a.keep_original, a.headline_ratio))
+
+
+def teacher_sources(spec):
+    """(the source the teacher reads, other teachers' sources) of --teacher-source A[:B...]."""
+    if not spec:
+        return None, ()
+    folders = spec.split(":")
+    if not all(folders):
+        raise KdseqError(f"--teacher-source {spec}: an empty folder name: give folders joined by ':'")
+    return folders[0], tuple(folders[1:])
 
 
 @user_errors("kdseq-regenerate")

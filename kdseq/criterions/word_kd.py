@@ -33,27 +33,44 @@ from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEn
 
 from kdseq import losses
 from kdseq.cache import TeacherCache
-from kdseq.criterions.word_kd_config import WordKDConfig, check_config
+from kdseq.criterions.word_kd_config import WordKDConfig, check_config, teacher_weights
 from kdseq.errors import KdseqError
 from kdseq.onpolicy import OnPolicy, SampleSettings, Sampler
 from kdseq.teacher import Teacher
 
 
 class OnlineTeacher:
-    """A live teacher (one checkpoint or an ensemble) as a source of soft targets."""
+    """A live teacher (one checkpoint or an ensemble) as a source of soft targets. With ``weights`` (one per
+    member, summing to 1) or ``own_sources`` (each member reads its own source, ``teacher_net_inputs``), the
+    members' probabilities are averaged here, row by row: a member whose source is empty on a row (EOS alone)
+    takes no part there, the others' weights renormalised. :meth:`scores` then gives that average as one member's
+    log-probabilities."""
 
-    def __init__(self, teacher):
-        self.teacher = teacher
+    def __init__(self, teacher, weights=None, own_sources=False):
+        self.teacher, self.weights, self.own_sources = teacher, weights, own_sources
 
     def scores(self, sample, student, prefix):
-        """Each member's logits for the batch, as (B*T, V) rows aligned with the student's."""
+        """Each member's logits for the batch (or their weighted average), as (B*T, V) rows aligned with the
+        student's."""
         self.teacher.to(student.device)
-        net_input = sample.get("teacher_net_input") or sample["net_input"]
-        teacher = [t[:, prefix:, :].reshape(-1, t.size(-1)) for t in self.teacher(net_input)]
+        if self.own_sources:
+            net_input = sample["teacher_net_inputs"]
+        else:
+            net_input = sample.get("teacher_net_input") or sample["net_input"]
+        raw = self.teacher(net_input)
+        teacher = [t[:, prefix:, :].reshape(-1, t.size(-1)) for t in raw]
         if teacher[0].shape != student.shape:
             raise KdseqError(f"the teacher gave {tuple(teacher[0].shape)} scores where the student has "
                              f"{tuple(student.shape)}: teacher and student must score the same target")
-        return teacher
+        if not self.own_sources and self.weights is None:
+            return teacher
+        w = torch.tensor(self.weights or [1.0 / len(teacher)] * len(teacher), device=student.device)
+        if self.own_sources:  # (B, M): a member reads nothing on a row whose source is EOS alone
+            present = torch.stack([x["src_lengths"].to(student.device) > 1 for x in net_input], dim=1)
+            w = w * present
+            w = w / w.sum(1, keepdim=True)
+            w = w.repeat_interleave(raw[0].size(1) - prefix, dim=0)  # (B*T, M), the rows' order
+        return [losses.weighted_ensemble_logprobs(teacher, w)]
 
     def soft_loss(self, crit, sample, student, student_lp, mask, prefix):
         return crit.soft_from_logits(student, self.scores(sample, student, prefix), student_lp, mask)
@@ -113,8 +130,16 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         # plain attributes holding plain objects: not submodules, so never optimised, cast, wrapped or saved
         if cfg.teacher_path:
             own = getattr(task, "teacher_source_dictionary", None)  # --task headline_kd: the teacher's source
-            self.sources = [OnlineTeacher(Teacher(cfg.teacher_path, task, cfg.teacher_data or None, source_dict=(
-                own, task.teacher_dict_file) if own is not None else None))]
+            teacher = Teacher(cfg.teacher_path, task, cfg.teacher_data or None, source_dict=(
+                own, task.teacher_dict_file) if own is not None else None)
+            n_sources = getattr(task, "teacher_source_count", 1)
+            if n_sources > 1 and n_sources != len(teacher.models):
+                raise KdseqError(f"--teacher-source-data gives {n_sources} sources, --teacher-path {len(teacher.models)} "
+                                 "teachers: give one teacher per source, in the same order")
+            if n_sources > 1 and cfg.kd_loss == "mse":
+                raise KdseqError("--kd-loss mse with teachers reading their own sources: their probabilities are "
+                                 "averaged row by row, so use --kd-loss kl")
+            self.sources = [OnlineTeacher(teacher, teacher_weights(cfg), own_sources=n_sources > 1)]
         else:
             subsets = [cfg.train_subset] + ([] if cfg.disable_validation else
                                             [s for s in str(cfg.valid_subset).split(",") if s])

@@ -21,6 +21,10 @@ SCHEDULE_CHOICES = ChoiceEnum(list(ON_POLICY_SCHEDULES))
 class WordKDConfig(LabelSmoothedCrossEntropyCriterionConfig):
     teacher_path: str = field(default="", metadata={"help": "teacher checkpoint, or several joined by ':' "
                                                             "(an ensemble, probabilities averaged)"})
+    kd_teacher_weights: str = field(default="", metadata={
+        "help": "weights of the teachers of --teacher-path, joined by ',' (default: equal): each one's share of the "
+                "averaged probabilities; on a row where a teacher's own source is empty (--task headline_kd "
+                "--teacher-source-data A:B) the others' weights are renormalised"})
     teacher_data: str = field(default="", metadata={"help": "the teacher's binarized data folder (for its "
                                                             "dictionary) if it moved since training"})
     teacher_cache: str = field(default="", metadata={"help": "folder written by kdseq-cache-teacher: read the "
@@ -85,6 +89,7 @@ def check_config(cfg, task):
         raise KdseqError("--criterion word_kd needs --teacher-path (a checkpoint, or several joined by ':') "
                          "or --teacher-cache (a folder from kdseq-cache-teacher), not both")
     check_on_policy(cfg)
+    teacher_weights(cfg)
     if cfg.teacher_cache and cfg.kd_loss == "mse":
         raise KdseqError("--teacher-cache stores top-k log-probabilities, not logits: use --kd-loss kl")
     if cfg.teacher_cache and cfg.ignore_prefix_size:
@@ -98,6 +103,28 @@ def check_config(cfg, task):
         raise KdseqError(f"--kd-anneal-updates {cfg.kd_anneal_updates}: must be >= 0")
     if cfg.kd_anneal and (cfg.kd_anneal_updates or cfg.max_update) <= 0:
         raise KdseqError("--kd-anneal needs --kd-anneal-updates N or --max-update N (N > 0)")
+
+
+def teacher_weights(cfg):
+    """The weights of --kd-teacher-weights, normalised to sum to 1 (None: not given), checked: one positive finite
+    number per teacher of --teacher-path, with --kd-loss kl."""
+    if not cfg.kd_teacher_weights:
+        return None
+    flag = f"--kd-teacher-weights {cfg.kd_teacher_weights}"
+    if not cfg.teacher_path:
+        raise KdseqError(f"{flag}: weighs the teachers of --teacher-path (a cache stores one distribution)")
+    n = len(cfg.teacher_path.split(":"))
+    try:
+        weights = [float(w) for w in cfg.kd_teacher_weights.split(",")]
+    except ValueError:
+        raise KdseqError(f"{flag}: give numbers joined by ',', one per teacher (e.g. 0.5,0.5)") from None
+    if len(weights) != n:
+        raise KdseqError(f"{flag}: {len(weights)} weights for {n} teachers of --teacher-path: give one per teacher")
+    if not all(math.isfinite(w) and w > 0 for w in weights):
+        raise KdseqError(f"{flag}: every weight must be a positive finite number")
+    if cfg.kd_loss == "mse":
+        raise KdseqError(f"{flag}: weighs the teachers' probabilities: it goes with --kd-loss kl")
+    return [w / sum(weights) for w in weights]
 
 
 def check_on_policy(cfg):

@@ -38,18 +38,23 @@ def _iter_lines(path):
         raise KdseqError(f"{path}: the file is empty: give a corpus with at least one line")
 
 
+def teacher_langs(teacher_lang):
+    """The teachers' source languages of ``--teacher-source-lang``: None, ``L`` or ``L1,L2,...`` (one per teacher)."""
+    return tuple(teacher_lang.split(",")) if teacher_lang else ()
+
+
 def corpus_files(spec, src_lang, tgt_lang, teacher_lang=None):
     """The file(s) a corpus spec names: ``X.tsv`` itself, or ``PREFIX.src_lang`` and ``PREFIX.tgt_lang`` (and
-    ``PREFIX.teacher.<teacher_lang>``, the source a teacher reads, when ``teacher_lang`` is given)."""
+    ``PREFIX.teacher.<L>`` for each language L of ``teacher_lang``, the sources teachers read)."""
     if spec.endswith(".tsv"):
         return [spec]
-    return [f"{spec}.{src_lang}", f"{spec}.{tgt_lang}"] + ([f"{spec}.teacher.{teacher_lang}"] if teacher_lang else [])
+    return [f"{spec}.{src_lang}", f"{spec}.{tgt_lang}"] + [f"{spec}.teacher.{t}" for t in teacher_langs(teacher_lang)]
 
 
 def iter_parallel(spec, src_lang, tgt_lang, teacher_lang=None):
     """Rows of (source, target) strings from ``spec`` (see :func:`corpus_files`), checked, as a stream (a corpus of
-    millions of pairs is never held); with ``teacher_lang`` rows of (source, target, teacher source): a TSV then has
-    three fields, a PREFIX three files.
+    millions of pairs is never held); with ``teacher_lang`` rows of (source, target, teacher source, ...): a TSV
+    then has a field per teacher source more, a PREFIX a file more.
 
     Errors: missing file, empty file, undecodable bytes (file:line), TSV line with the wrong number of tabs,
     files whose line counts differ (the files, the counts). Line-breaking and control characters inside a line
@@ -57,10 +62,10 @@ def iter_parallel(spec, src_lang, tgt_lang, teacher_lang=None):
     (kdseq-prepare drops and counts them).
     """
     files = corpus_files(spec, src_lang, tgt_lang, teacher_lang)
-    width = 3 if teacher_lang else 2
+    width = 2 + len(teacher_langs(teacher_lang))
     if len(files) == 1:
         path = files[0]
-        shape = "source<TAB>target" + ("<TAB>teacher source" if teacher_lang else "")
+        shape = "source<TAB>target" + "".join(f"<TAB>teacher source ({t})" for t in teacher_langs(teacher_lang))
         for i, line in _iter_lines(path):
             fields = line.split("\t")
             if len(fields) != width:

@@ -41,8 +41,14 @@ def _pairs(digests):
     return np.frombuffer(bytes(digests), dtype=np.uint64).reshape(-1, 2)
 
 
+def has_fields(row):
+    """A row kdseq-prepare keeps: its source, target and first teacher source non-empty (a second teacher's source
+    may be empty: that teacher has nothing to read for the row, and the first teacher alone teaches it)."""
+    return all(row[:3])
+
+
 def drop_empty(pairs, counts, split):
-    kept = [row for row in pairs if all(row)]
+    kept = [row for row in pairs if has_fields(row)]
     counts[f"{split}_dropped_empty"] = len(pairs) - len(kept)
     return kept
 
@@ -84,7 +90,7 @@ def scan_train(read, counts):
     Returns the :class:`TrainRows` left."""
     index, rows, keys, n = [], bytearray(), bytearray(), 0
     for n, row in enumerate(read(), 1):
-        if all(row):
+        if has_fields(row):
             index.append(n - 1)
             rows += digest("\0".join(row))  # NUL never occurs in a cleaned field
             keys += source_key(row)

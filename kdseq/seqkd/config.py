@@ -18,6 +18,7 @@ class Inputs:
     split: str = "train"
     teacher_data: Optional[str] = None     # the teacher's data folder, if it moved since training
     teacher_source: Optional[str] = None   # a binarized folder whose aligned sources the teacher reads
+    other_sources: Tuple[str, ...] = ()    # other teachers' sources (aligned folders): written for the kept pairs
 
 
 @dataclass(frozen=True)

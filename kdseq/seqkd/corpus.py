@@ -49,12 +49,13 @@ class Corpus:
     """A binarized split from a fairseq data folder; with ``teacher_source`` (another data folder with the same
     split and as many sentences) the teacher reads that folder's sources instead of the student's."""
 
-    def __init__(self, data_dir, split, teacher_source=None):
+    def __init__(self, data_dir, split, teacher_source=None, other_sources=()):
         self.data_dir, self.split, self.teacher_source = data_dir, split, teacher_source
         self.side = Side(data_dir, split, "DATA")
         self.src_lang, self.tgt_lang = self.side.src_lang, self.side.tgt_lang
         self.src_dict, self.tgt_dict = self.side.src_dict, self.side.tgt_dict
         self.has_refs = self.side.tgt is not None
+        self.other_sides = [self._aligned_side(d, split) for d in other_sources]  # written along, never read
         if teacher_source:
             self.teacher_side = Side(teacher_source, split, "--teacher-source")
             if len(self.teacher_side.src) != len(self.side.src):
@@ -72,6 +73,16 @@ class Corpus:
         self.lengths = list(self._sizes)
         self.truncated = 0
         self._fairseq = None
+
+    def _aligned_side(self, folder, split):
+        """Another teacher's source: aligned line by line, its target dictionary the data's."""
+        side = Side(folder, split, "--teacher-source")
+        if len(side.src) != len(self.side.src):
+            raise KdseqError(f"--teacher-source {folder}: split {split!r} has {len(side.src)} sentences, "
+                             f"{self.data_dir} has {len(self.side.src)}: every teacher's source must be aligned line "
+                             "by line with the student's")
+        check_same_dictionary(side.tgt_dict, side.tgt_dict_file, self.tgt_dict, self.side.tgt_dict_file, "target")
+        return side
 
     def __len__(self):
         return len(self.lengths)

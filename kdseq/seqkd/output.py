@@ -16,17 +16,17 @@ def write_binarized(path_prefix, seqs, dictionary):
     write_indexed(path_prefix, seqs, len(dictionary), dictionary.eos())
 
 
-def write_teacher_side(corpus, dest, teacher_out, tgt_out):
-    """``dest`` = the teacher's source of every written pair and the same targets, binarized like the
-    --teacher-source folder (aligned line by line with <select>/bin), its other splits copied."""
-    split, t_lang, tgt_lang = corpus.split, corpus.teacher_src_lang, corpus.tgt_lang
+def write_teacher_side(corpus, side, dest, teacher_out, tgt_out):
+    """``dest`` = a teacher's source (``side``, a :class:`kdseq.seqkd.corpus.Side`) of every written pair and the
+    same targets, binarized like its folder (aligned line by line with <select>/bin), its other splits copied."""
+    split, t_lang, tgt_lang = corpus.split, side.src_lang, corpus.tgt_lang
     os.makedirs(dest)
     pair = f"{t_lang}-{tgt_lang}"
-    write_binarized(os.path.join(dest, f"{split}.{pair}.{t_lang}"), teacher_out, corpus.teacher_src_dict)
+    write_binarized(os.path.join(dest, f"{split}.{pair}.{t_lang}"), teacher_out, side.src_dict)
     write_binarized(os.path.join(dest, f"{split}.{pair}.{tgt_lang}"), tgt_out, corpus.tgt_dict)
-    for name in sorted(os.listdir(corpus.teacher_source)):
+    for name in sorted(os.listdir(side.data_dir)):
         if name.startswith("dict.") or (name.endswith((".bin", ".idx")) and not name.startswith(f"{split}.{pair}.")):
-            shutil.copy(os.path.join(corpus.teacher_source, name), dest)
+            shutil.copy(os.path.join(side.data_dir, name), dest)
 
 
 def teacher_dict_file(out_dir, tgt_lang):
@@ -74,7 +74,7 @@ def merge(corpus, rows, out_dir, select, outputs, meta, scores=None):
     sel_scores = scores[select] if select != "best" else None
     bleu_scores = scores["bleu"] if corpus.has_refs else None
     dropped = {"empty": 0, "length_ratio": 0, "headline_ratio": 0, "repeats": 0}
-    src_out, tgt_out, teacher_out = [], [], []
+    src_out, tgt_out, teacher_out, kept_rows = [], [], [], []
     picked_rank = [0] * (max(len(r["hyps"]) for r in rows) if rows else 1)
     sbleu_sum, originals_added = 0.0, 0
     for j, r in enumerate(rows):
@@ -96,10 +96,12 @@ def merge(corpus, rows, out_dir, select, outputs, meta, scores=None):
             src_out.append(src_ids)
             tgt_out.append(hyp)
             teacher_out.append(corpus.teacher_ids(i))
+            kept_rows.append(i)
         if keep_original and (why or hyp != ref_ids):
             src_out.append(src_ids)
             tgt_out.append(ref_ids)
             teacher_out.append(corpus.teacher_ids(i))
+            kept_rows.append(i)
             originals_added += 1
     kept = len(rows) - sum(dropped.values())
     if rows and not src_out:
@@ -134,7 +136,10 @@ def merge(corpus, rows, out_dir, select, outputs, meta, scores=None):
             if name.endswith((".bin", ".idx")) and not name.startswith(f"{split}.{pair}."):
                 shutil.copy(os.path.join(corpus.data_dir, name), bin_dir)
         if corpus.teacher_source:  # the teacher's sources of the kept pairs: word-level KD on this corpus reads them
-            write_teacher_side(corpus, os.path.join(tmp, "bin-teacher"), teacher_out, tgt_out)
+            write_teacher_side(corpus, corpus.teacher_side, os.path.join(tmp, "bin-teacher"), teacher_out, tgt_out)
+        for n, side in enumerate(corpus.other_sides, 2):  # other teachers' sources of the same pairs, as they are
+            write_teacher_side(corpus, side, os.path.join(tmp, f"bin-teacher{n}"),
+                               [side.src[i][:-1].tolist() for i in kept_rows], tgt_out)
         with open(os.path.join(tmp, "regenerate.json"), "w") as f:
             json.dump({**meta, "select": select, **outputs.record(), **counts}, f, indent=1, sort_keys=True)
     return counts

@@ -10,8 +10,8 @@ from kdseq.fileio import check_output_dir, file_sha256, inside
 log = logging.getLogger(__name__)
 
 
-def check_folders(data, out_dir, teacher_source=None):
-    for name, folder in (("the data", data), ("--teacher-source", teacher_source)):
+def check_folders(data, out_dir, teacher_source=None, other_sources=()):
+    for name, folder in (("the data", data), *(("--teacher-source", f) for f in (teacher_source, *other_sources))):
         if folder and (inside(out_dir, folder) or inside(folder, out_dir)):
             raise KdseqError(f"--out-dir {out_dir} and {name} {folder} overlap: choose an --out-dir outside the "
                              "data folder (the input is never written to)")
@@ -75,8 +75,11 @@ def regenerate(cfg):
     inp = cfg.inputs
     data, out_dir = os.path.abspath(inp.data), os.path.abspath(inp.out_dir)
     teacher_source = os.path.abspath(inp.teacher_source) if inp.teacher_source else None
-    check_folders(data, out_dir, teacher_source)
-    corpus = Corpus(data, inp.split, teacher_source)
+    others = tuple(os.path.abspath(f) for f in inp.other_sources)
+    if others and not teacher_source:
+        raise KdseqError("other teachers' sources need --teacher-source (the one this teacher reads) first")
+    check_folders(data, out_dir, teacher_source, others)
+    corpus = Corpus(data, inp.split, teacher_source, others)
     if cfg.work.merge:
         state = merge_state(out_dir, corpus, inp.teacher_path)
         corpus.set_max_source(state["max_positions"][0])  # the sources as the teacher read them
@@ -206,6 +209,8 @@ def merge_outputs(cfg, corpus, state, out_dir, summary):
     t1 = time.perf_counter()
     rows = chunks.read_chunks(out_dir, corpus, state["chunk_size"], cfg.work.num_shards)
     meta = {k: state[k] for k in STATE_RECORD}
+    if corpus.other_sides:  # written along, not decoded from: recorded here, not in state.json
+        meta["other_teacher_sources"] = [side.data_dir for side in corpus.other_sides]
     select = cfg.outputs.select
     if any(s != "best" for s in select) and state["nbest"] == 1:
         raise KdseqError(f"--select {','.join(select)}: seq-inter picks among n-best hypotheses, and {out_dir} was "

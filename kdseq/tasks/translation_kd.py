@@ -68,14 +68,20 @@ class TranslationKDTask(TranslationTask):
 class TeacherSourceDataset(SubsetTaggedDataset):
     """Batches of the student's pairs that also carry ``teacher_net_input``: the teacher's own source for the same
     rows (a second binarized source aligned line by line), padded with the teacher's dictionary, and the
-    student's ``prev_output_tokens`` (teacher and student score the same target)."""
+    student's ``prev_output_tokens`` (teacher and student score the same target). With several teachers, each
+    reading its own source, ``teacher_net_inputs`` holds one such input per teacher (the first is
+    ``teacher_net_input``)."""
 
-    def __init__(self, dataset, subset, teacher_src, teacher_dict, left_pad_source):
+    def __init__(self, dataset, subset, teacher_srcs, teacher_dict, left_pad_source):
         super().__init__(dataset, subset)
-        self.teacher_src, self.teacher_dict, self.left_pad_source = teacher_src, teacher_dict, left_pad_source
+        self.teacher_srcs, self.teacher_dict, self.left_pad_source = teacher_srcs, teacher_dict, left_pad_source
+
+    @property
+    def teacher_src(self):
+        return self.teacher_srcs[0]
 
     def __getattr__(self, name):
-        if name in ("dataset", "subset", "teacher_src", "teacher_dict", "left_pad_source"):
+        if name in ("dataset", "subset", "teacher_srcs", "teacher_dict", "left_pad_source"):
             raise AttributeError(name)
         return getattr(self.dataset, name)
 
@@ -84,13 +90,19 @@ class TeacherSourceDataset(SubsetTaggedDataset):
 
         batch = super().collater(samples)
         if batch and "net_input" in batch:
-            src = [self.teacher_src[i] for i in batch["id"].tolist()]  # the batch's order (sorted by length)
-            batch["teacher_net_input"] = {
-                "src_tokens": data_utils.collate_tokens(src, self.teacher_dict.pad(), self.teacher_dict.eos(),
-                                                        left_pad=self.left_pad_source),
-                "src_lengths": torch.LongTensor([s.numel() for s in src]),
-                "prev_output_tokens": batch["net_input"]["prev_output_tokens"],
-            }
+            ids = batch["id"].tolist()  # the batch's order (sorted by length)
+            inputs = []
+            for source in self.teacher_srcs:
+                src = [source[i] for i in ids]
+                inputs.append({
+                    "src_tokens": data_utils.collate_tokens(src, self.teacher_dict.pad(), self.teacher_dict.eos(),
+                                                            left_pad=self.left_pad_source),
+                    "src_lengths": torch.LongTensor([s.numel() for s in src]),
+                    "prev_output_tokens": batch["net_input"]["prev_output_tokens"],
+                })
+            batch["teacher_net_input"] = inputs[0]
+            if len(inputs) > 1:
+                batch["teacher_net_inputs"] = inputs
         return batch
 
 
@@ -99,74 +111,100 @@ class HeadlineKDConfig(TranslationKDConfig):
     teacher_source_data: str = field(default="", metadata={
         "help": "binarized folder aligned line by line with the data: the source the teacher reads "
                 "(kdseq-prepare --teacher-source-lang: <out>/bin-teacher; kdseq-regenerate --teacher-source: "
-                "<out>/<select>/bin-teacher)"})
+                "<out>/<select>/bin-teacher); several joined by ':', one per teacher of --teacher-path a.pt:b.pt "
+                "(each teacher reads its own; a row whose source is empty there is left to the other teachers)"})
 
 
 @register_task("headline_kd", dataclass=HeadlineKDConfig)
 class HeadlineKDTask(TranslationKDTask):
     """translation_kd whose batches also carry the teacher's source (``teacher_net_input``): ``word_kd``'s online
     teacher reads it, ``kdseq-cache-teacher`` caches from it. Its target is the student's (in cross-lingual
-    headline distillation: the teacher's own output for its source, from kdseq-regenerate --teacher-source)."""
+    headline distillation: the teacher's own output for its source, from kdseq-regenerate --teacher-source).
+    ``--teacher-source-data A:B`` gives each teacher its own source (``teacher_net_inputs``)."""
 
     _teacher = None
 
-    def _teacher_source(self):
-        """(language, pair, dictionary file, dictionary) of --teacher-source-data, checked when first needed: a
-        model trained with this task is decoded without it (kdseq-evaluate uses the plain translation task)."""
+    def _teacher_sources(self):
+        """[(language, pair, dictionary file, dictionary)] of each folder of --teacher-source-data, checked when
+        first needed: a model trained with this task is decoded without it (kdseq-evaluate uses the plain
+        translation task)."""
         if self._teacher is not None:
             return self._teacher
         from fairseq.data import Dictionary, data_utils
 
         cfg = self.cfg
-        folder = cfg.teacher_source_data
-        if not folder:
+        if not cfg.teacher_source_data:
             raise KdseqError("--task headline_kd needs --teacher-source-data: the binarized folder of the source the "
                              "teacher reads (e.g. <prepared>/bin-teacher)")
-        if not os.path.isdir(folder):
-            raise KdseqError(f"--teacher-source-data {folder}: no such folder")
-        try:
-            lang, teacher_tgt = data_utils.infer_language_pair(folder)
-        except Exception:
-            lang = None
-        if not lang:
-            raise KdseqError(f"--teacher-source-data {folder}: not a fairseq binarized folder (no <split>.L-{cfg.target_lang}.L "
-                             "files)")
-        dict_file = os.path.join(folder, f"dict.{lang}.txt")
-        if not os.path.exists(dict_file):
-            raise KdseqError(f"--teacher-source-data {folder}: no dict.{lang}.txt there")
-        self._teacher = (lang, f"{lang}-{teacher_tgt}", dict_file, Dictionary.load(dict_file))
-        return self._teacher
+        found = []
+        for folder in cfg.teacher_source_data.split(":"):
+            if not os.path.isdir(folder):
+                raise KdseqError(f"--teacher-source-data {folder}: no such folder")
+            try:
+                lang, teacher_tgt = data_utils.infer_language_pair(folder)
+            except Exception:
+                lang = None
+            if not lang:
+                raise KdseqError(f"--teacher-source-data {folder}: not a fairseq binarized folder (no "
+                                 f"<split>.L-{cfg.target_lang}.L files)")
+            dict_file = os.path.join(folder, f"dict.{lang}.txt")
+            if not os.path.exists(dict_file):
+                raise KdseqError(f"--teacher-source-data {folder}: no dict.{lang}.txt there")
+            found.append((lang, f"{lang}-{teacher_tgt}", dict_file, Dictionary.load(dict_file)))
+        for lang, _, dict_file, d in found[1:]:
+            if d.symbols != found[0][3].symbols:
+                raise KdseqError(f"--teacher-source-data: {dict_file} differs from {found[0][2]}: the teachers' "
+                                 "sources must be binarized with one dictionary (kdseq-prepare with the same --dict)")
+        self._teacher = found
+        return found
+
+    @property
+    def teacher_source_count(self):
+        return len(self._teacher_sources())
 
     @property
     def teacher_source_dictionary(self):
-        return self._teacher_source()[3]
+        return self._teacher_sources()[0][3]
 
     @property
     def teacher_dict_file(self):
-        return self._teacher_source()[2]
+        return self._teacher_sources()[0][2]
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
-        from fairseq.data import data_utils
-
-        teacher_lang, teacher_pair, _, teacher_dict = self._teacher_source()
+        sources = self._teacher_sources()
         super().load_dataset(split, epoch, combine, **kwargs)
         student = self.datasets[split].dataset
-        prefix = os.path.join(self.cfg.teacher_source_data, f"{split}.{teacher_pair}.")
+        teacher_srcs = [self._load_teacher_source(split, folder, source, student)
+                        for folder, source in zip(self.cfg.teacher_source_data.split(":"), sources)]
+        if len(teacher_srcs) > 1:  # every row needs one teacher to read it
+            import numpy as np
+
+            empty = np.all([np.asarray(t.sizes) <= 1 for t in teacher_srcs], axis=0)
+            if empty.any():
+                raise KdseqError(f"--teacher-source-data {self.cfg.teacher_source_data}: split {split!r}, line "
+                                 f"{int(np.nonzero(empty)[0][0]) + 1}: every teacher's source is empty, so no teacher "
+                                 "can score the row: drop it from the data")
+        self.datasets[split] = TeacherSourceDataset(student, split, teacher_srcs, sources[0][3],
+                                                    self.cfg.left_pad_source)
+
+    def _load_teacher_source(self, split, folder, source, student):
+        from fairseq.data import data_utils
+
+        teacher_lang, teacher_pair, _, teacher_dict = source
+        prefix = os.path.join(folder, f"{split}.{teacher_pair}.")
         teacher_src = data_utils.load_indexed_dataset(prefix + teacher_lang, teacher_dict, self.cfg.dataset_impl)
         if teacher_src is None:
-            raise KdseqError(f"--teacher-source-data {self.cfg.teacher_source_data}: no split {split!r} "
-                             f"({prefix}{teacher_lang}.bin)")
+            raise KdseqError(f"--teacher-source-data {folder}: no split {split!r} ({prefix}{teacher_lang}.bin)")
         if len(teacher_src) != len(student):
-            raise KdseqError(f"--teacher-source-data {self.cfg.teacher_source_data}: split {split!r} has "
-                             f"{len(teacher_src)} sentences, the data has {len(student)}: the teacher's source must "
-                             "be aligned line by line with the student's (prepared or regenerated together)")
+            raise KdseqError(f"--teacher-source-data {folder}: split {split!r} has {len(teacher_src)} sentences, the "
+                             f"data has {len(student)}: the teacher's source must be aligned line by line with the "
+                             "student's (prepared or regenerated together)")
         teacher_tgt = data_utils.load_indexed_dataset(prefix + self.cfg.target_lang, teacher_dict, self.cfg.dataset_impl)
         if teacher_tgt is not None and student.tgt is not None:  # both folders hold the same targets: checked
             import numpy as np
 
             if not np.array_equal(np.asarray(teacher_tgt.sizes), np.asarray(student.tgt_sizes)):
                 bad = int(np.nonzero(np.asarray(teacher_tgt.sizes) != np.asarray(student.tgt_sizes))[0][0])
-                raise KdseqError(f"--teacher-source-data {self.cfg.teacher_source_data}: split {split!r} is not "
-                                 f"aligned with the data: the targets differ at line {bad + 1}")
-        self.datasets[split] = TeacherSourceDataset(student, split, teacher_src, teacher_dict,
-                                                    self.cfg.left_pad_source)
+                raise KdseqError(f"--teacher-source-data {folder}: split {split!r} is not aligned with the data: the "
+                                 f"targets differ at line {bad + 1}")
+        return teacher_src

@@ -238,3 +238,110 @@ def test_pipeline_composes_two_models_in_order(toy_prepared, toy_teacher, tmp_pa
     assert json.loads((res / "m1.test.beam2.json").read_text())["bleu"] > 50
     de = (toy / "raw" / "test.de").read_text(encoding="utf-8").splitlines()
     assert sacrebleu.corpus_bleu(piped, [de]).score < 10 and sacrebleu.corpus_bleu(piped, [en]).score > 50
+
+
+@pytest.fixture(scope="module")
+def two_source_corpus(toy_prepared, tmp_path_factory):
+    """The reversed corpus with a fourth side, a second teacher's source: the English sentence without its last
+    word, empty on every third row (that teacher has nothing to read there)."""
+    toy = toy_prepared
+    tmp = tmp_path_factory.mktemp("two-sources")
+    files = []
+    for split in ("train", "valid", "test"):
+        en = (toy / "raw" / f"{split}.en").read_text(encoding="utf-8").splitlines()
+        de = (toy / "raw" / f"{split}.de").read_text(encoding="utf-8").splitlines()
+        rows = [(" ".join(reversed(s.split())), t, s, "" if i % 3 == 0 else " ".join(s.split()[:-1]))
+                for i, (s, t) in enumerate(zip(en, de))]
+        files.append(write_rows(tmp / f"{split}.tsv", rows[:300] if split == "train" else rows))
+    out = tmp / "p"
+    cli("kdseq-prepare", "--train", files[0], "--valid", files[1], "--test", files[2], "--src-lang", "en",
+        "--tgt-lang", "de", "--teacher-source-lang", "eh,ez", "--out-dir", out, "--spm-model", toy / "spm.model",
+        "--dict", toy / "bin" / "dict.en.txt")
+    return out
+
+
+def test_two_teachers_each_reading_its_own_source(two_source_corpus, toy_teacher):
+    """--teacher-source-data A:B with --teacher-path a.pt:b.pt: each teacher scores the target reading its own
+    source, and the soft target is log(w_a p_a + w_b p_b) row by row, with w = (1, 0) on a row whose second source
+    is empty (computed here by hand from each teacher's own logits)."""
+    from kdseq.criterions.word_kd import WordKDCriterion
+    from kdseq.criterions.word_kd_config import word_kd_config
+    from kdseq import losses
+
+    out = two_source_corpus
+    second = (out / "raw" / "valid.teacher.ez").read_text(encoding="utf-8").splitlines()
+    assert second[0] == "" and second[1]  # the empty side is kept, not dropped with its row
+    assert len(second) == len((out / "raw" / "valid.en").read_text(encoding="utf-8").splitlines())
+    task = headline_task(out / "bin", f"{out / 'bin-teacher'}:{out / 'bin-teacher2'}")
+    task.load_dataset("valid")
+    crit = WordKDCriterion(word_kd_config(label_smoothing=0.0, teacher_path=f"{toy_teacher}:{toy_teacher}",
+                                          kd_alpha=1.0, kd_teacher_weights="1,3"), task)
+    batch = next(iter(task.get_batch_iterator(dataset=task.dataset("valid"), max_tokens=2000, num_workers=0)
+                      .next_epoch_itr(shuffle=False)))
+    a, b = batch["teacher_net_inputs"]
+    assert a is batch["teacher_net_input"] and not torch.equal(a["src_tokens"], b["src_tokens"])
+    empty = b["src_lengths"].eq(1)
+    assert empty.tolist() == [second[i] == "" for i in batch["id"].tolist()] and 0 < int(empty.sum()) < len(empty)
+    model = crit.teacher.models[0]
+    with torch.no_grad():
+        pa, pb = (torch.softmax(model(**x)[0].float(), -1) for x in (a, b))
+    w_b = torch.where(empty, 0.0, 0.75)[:, None, None]
+    w_a = torch.where(empty, 1.0, 0.25)[:, None, None]
+    want = torch.log(w_a * pa + w_b * pb)
+    V = want.size(-1)
+    target = batch["target"]
+    mask = target.ne(task.target_dictionary.pad()).reshape(-1).float()
+    got = crit.sources[0].scores(batch, torch.zeros(target.numel(), V), 0)
+    assert len(got) == 1 and torch.allclose(got[0], want.reshape(-1, V), atol=1e-5)
+    rows = empty.repeat_interleave(target.size(1))  # a row with one source: exactly the first teacher's
+    assert torch.allclose(got[0][rows].exp(), pa.reshape(-1, V)[rows], atol=1e-6)
+    assert not torch.allclose(want, torch.log(0.25 * pa + 0.75 * pb))  # the empty rows did change it
+    student = torch.randn(target.numel(), V)
+    lp = torch.log_softmax(student, -1)
+    soft, _ = crit.sources[0].soft_loss(crit, batch, student, lp, mask, 0)
+    ref = losses.soft_target_loss(student, want.reshape(-1, V), 1.0, student_logprobs=lp, row_mask=mask)
+    assert torch.allclose(soft, ref, rtol=1e-5)
+    # one teacher for two sources, or --kd-loss mse: refused
+    with pytest.raises(KdseqError, match="2 sources, --teacher-path 1 teachers"):
+        WordKDCriterion(word_kd_config(label_smoothing=0.0, teacher_path=str(toy_teacher), kd_alpha=1.0), task)
+    with pytest.raises(KdseqError, match="3 weights for 2 teachers"):
+        WordKDCriterion(word_kd_config(label_smoothing=0.0, teacher_path=f"{toy_teacher}:{toy_teacher}",
+                                       kd_teacher_weights="1,1,1"), task)
+
+
+def test_regeneration_writes_the_second_source_of_the_kept_pairs(two_source_corpus, toy_teacher, tmp_path):
+    """kdseq-regenerate --teacher-source A:B: the teacher reads A, and B is written for the kept pairs (some dropped
+    by the filters) as bin-teacher2, aligned with bin/; fairseq-train then trains with both teachers."""
+    env = dict(env_without_torch_override(), KDSEQ_CT2_CACHE=str(tmp_path / "ct2"))
+    src = two_source_corpus
+    out = tmp_path / "regen"
+    cli("kdseq-regenerate", src / "bin", "--teacher-source", f"{src / 'bin-teacher'}:{src / 'bin-teacher2'}",
+        "--teacher-path", toy_teacher, "--out-dir", out, "--beam", "2", "--threads", "1", "--no-progress",
+        "--max-len-ratio", "1.05", "--max-repeats", "0", env=env)
+    best = out / "best"
+    record = json.loads((best / "regenerate.json").read_text())
+    assert 0 < record["pairs_written"] < record["sentences"]  # the filter dropped some: the alignment is tested
+    assert record["other_teacher_sources"] == [str(src / "bin-teacher2")]
+    gold_src = (src / "raw" / "train.en").read_text(encoding="utf-8").splitlines()
+    gold_second = (src / "raw" / "train.teacher.ez").read_text(encoding="utf-8").splitlines()
+    second_of = {}
+    for s, t in zip(gold_src, gold_second):
+        second_of.setdefault(s, set()).add(t)
+    kept_src = (best / "raw" / "train.en").read_text(encoding="utf-8").splitlines()
+    task = headline_task(best / "bin", f"{best / 'bin-teacher'}:{best / 'bin-teacher2'}")
+    task.load_dataset("train")
+    ds, d = task.dataset("train"), task.teacher_source_dictionary
+    assert len(ds) == len(kept_src) == record["pairs_written"]
+    for j, s in enumerate(kept_src):
+        assert d.string(ds.teacher_srcs[1][j][:-1], "sentencepiece") in second_of[s]
+    save = tmp_path / "student"
+    cli("fairseq-train", best / "bin", "--user-dir", "kdseq", "--save-dir", save, *TINY, "--task", "headline_kd",
+        "--teacher-source-data", f"{best / 'bin-teacher'}:{best / 'bin-teacher2'}", "--criterion", "word_kd",
+        "--teacher-path", f"{toy_teacher}:{toy_teacher}", "--kd-teacher-weights", "0.7,0.3", "--kd-alpha", "1",
+        "--max-update", "4", cwd=ROOT, env=env)
+    assert (save / "checkpoint_last.pt").exists()
+    res = cli("kdseq-cache-teacher", best / "bin", "--teacher-source-data",
+              f"{best / 'bin-teacher'}:{best / 'bin-teacher2'}", "--teacher-path", toy_teacher, "--splits", "valid",
+              "--out-dir", tmp_path / "cache", env=env, check=False)
+    assert res.returncode != 0 and "a cache holds one teacher source" in res.stderr
+    assert "Traceback" not in res.stderr and not (tmp_path / "cache").exists()
