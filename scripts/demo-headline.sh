@@ -16,8 +16,11 @@
 #                  (--task headline_kd, online teacher, --kd-alpha 1): the compressed row
 #   student-b-seq  English help text -> teacher-hl's headline of the Chinese version of the text (sequence level);
 #                  started from teacher-mt; seed2: a second seed
-#   student-c-seq  both teachers: the union of a's and b's distilled corpora (no training text has both an
-#                  English headline and a Chinese version, so one row cannot carry both teachers' losses)
+#   student-c-seq  both teachers at sequence level: the union of a's and b's distilled corpora
+#   student-c-word both teachers at word level, on (a)'s distilled corpus: at every position the average of
+#                  teacher-mt's distribution (reading the English headline) and teacher-hl's (reading the Chinese
+#                  version of the text: help sections); a row without a Chinese version (Debian) has teacher-mt
+#                  alone; started from teacher-mt
 # No student sees an (English text, Chinese headline) pair, in training or in choosing its checkpoint: students
 # are not validated and their last checkpoint is evaluated.
 # Rows of the table, on two test sets (help sections of the held-out module: English body -> Chinese heading;
@@ -81,7 +84,8 @@ bash "$ROOT/data-prep/headlines.sh"
 # rows are one), valid and test whole. kdseq-prepare records its inputs: another sample is refused by name.
 SAMPLE="$HL/sample-$HL_ROWS"
 for role in translation headline-zh headline-en student-a student-b; do
-  if [ ! -f "$SAMPLE/$role/train.tsv" ]; then
+  # drawn again when the corpora were extracted again (the sample is this script's own file)
+  if [ ! -f "$SAMPLE/$role/train.tsv" ] || [ "$TSV/$role/train.tsv" -nt "$SAMPLE/$role/train.tsv" ]; then
     mkdir -p "$SAMPLE/$role.tmp"
     if [ "$HL_ROWS" = 0 ]; then cp "$TSV/$role/train.tsv" "$SAMPLE/$role.tmp/"
     else head -n "$HL_ROWS" "$TSV/$role/train.tsv" > "$SAMPLE/$role.tmp/train.tsv"; fi
@@ -107,8 +111,9 @@ LEAD=()
 [ "$HL_SOURCE_MAX" = 0 ] || LEAD=(--truncate-source "$HL_SOURCE_MAX")
 prep headline-zh zt zh "${SPM[@]}" ${LEAD[@]+"${LEAD[@]}"}
 prep headline-en en eh "${SPM[@]}" ${LEAD[@]+"${LEAD[@]}"}
-prep student-a en zh --teacher-source-lang eh --extra-test "$TSV/test-debian.tsv" "${SPM[@]}" ${LEAD[@]+"${LEAD[@]}"}
+prep student-a en zh --teacher-source-lang eh,zt --extra-test "$TSV/test-debian.tsv" "${SPM[@]}" ${LEAD[@]+"${LEAD[@]}"}
 prep student-b en zh --teacher-source-lang zt "${SPM[@]}" ${LEAD[@]+"${LEAD[@]}"}
+# student-a's bin-teacher2: the Chinese version of a help section (what teacher-hl reads), empty for Debian
 EVAL="$D/student-a/bin"          # both test sets: test (help sections), test1 (Debian)
 ORACLE="$D/student-a/bin-teacher"  # the same rows with the gold English headline as source
 
@@ -140,18 +145,19 @@ run_jobs job_t_hl job_t_en
 # Chinese texts: a headline longer than half its text is dropped instead. Both drop an output that repeats a piece
 # or a span three times running (--max-repeats 3): the students learnt the teacher's loops (菜单栏栏栏) from them.
 # shellcheck disable=SC2086  # REGEN_EXTRA is word-split on purpose
-regen() {  # regen NAME TEACHER CORPUS [kdseq-regenerate args...]
-  local name=$1 teacher=$2 corpus=$3; shift 3
-  local args="args=$* $REGEN_EXTRA"
+regen() {  # regen NAME TEACHER CORPUS TEACHER_SOURCE [kdseq-regenerate args...]
+  local name=$1 teacher=$2 corpus=$3 source=$4; shift 4
+  local args="source=$source args=$* $REGEN_EXTRA"
   if ! stage_done "$MODELS/$name" "$args"; then
     stamp "$name: the teacher decodes its source of $corpus (beam 5)"
-    kdseq-regenerate "$D/$corpus/bin" --teacher-source "$D/$corpus/bin-teacher" --teacher-path "$teacher" \
+    kdseq-regenerate "$D/$corpus/bin" --teacher-source "$source" --teacher-path "$teacher" \
       --out-dir "$MODELS/$name" --beam 5 --select best --no-progress "$@" $REGEN_EXTRA > "$MODELS/$name.json"
     kdseq-stage record "$MODELS/$name" "$args"
   fi
 }
-regen regen-a "$T_MT" student-a --max-repeats 3
-regen regen-b "$T_HL" student-b --max-repeats 3 --max-len-ratio 0 --headline-ratio 0.5 --max-len-a 0 \
+# regen-a carries teacher-hl's source of its kept rows along (best/bin-teacher2), for student-c-word
+regen regen-a "$T_MT" student-a "$D/student-a/bin-teacher:$D/student-a/bin-teacher2" --max-repeats 3
+regen regen-b "$T_HL" student-b "$D/student-b/bin-teacher" --max-repeats 3 --max-len-ratio 0 --headline-ratio 0.5 --max-len-a 0 \
   --max-len-b "$HEADLINE_MAX"
 RA="$MODELS/regen-a/best" RB="$MODELS/regen-b/best"
 
@@ -185,8 +191,12 @@ job_a_seq2() { init_student student-a-seq-seed2 seq-kd "$RA/bin" "$STUDENT_UPDAT
 job_b_seq() { init_student student-b-seq seq-kd "$RB/bin" "$STUDENT_UPDATES"; }
 job_b_seq2() { init_student student-b-seq-seed2 seq-kd "$RB/bin" "$STUDENT_UPDATES" --seed 2; }
 job_c_seq() { init_student student-c-seq seq-kd "$UNION" "$STUDENT_UPDATES"; }
+job_c_word() {  # both teachers at each position, each reading its own source; Debian rows: teacher-mt alone
+  init_student student-c-word word-kd "$RA/bin" "$STUDENT_UPDATES" "$T_MT:$T_HL" --task headline_kd \
+    --teacher-source-data "$RA/bin-teacher:$RA/bin-teacher2" --kd-alpha 1
+}
 job_a_small() { word_a student-a-word-small "$SMALL_STUDENT_UPDATES"; }
-run_jobs job_a_small job_a_seq job_a_seq2 job_b_seq job_b_seq2 job_c_seq  # the slowest first
+run_jobs job_a_small job_c_word job_a_seq job_a_seq2 job_b_seq job_b_seq2 job_c_seq  # the slowest first
 
 evaluate() {  # evaluate NAME DATA CHECKPOINT [kdseq-evaluate args...]: greedy and beam 5 on both test sets
   local name=$1 data=$2 ckpt=$3; shift 3
@@ -200,7 +210,8 @@ evaluate() {  # evaluate NAME DATA CHECKPOINT [kdseq-evaluate args...]: greedy a
     fi
   done
 }
-STUDENTS=(student-a-seq student-a-seq-seed2 student-a-word-small student-b-seq student-b-seq-seed2 student-c-seq)
+STUDENTS=(student-a-seq student-a-seq-seed2 student-a-word-small student-b-seq student-b-seq-seed2 student-c-seq
+  student-c-word)
 eval_students() { local s; for s in "${STUDENTS[@]}"; do evaluate "$s" "$EVAL" "$MODELS/$s/checkpoint_last.pt"; done; }
 eval_pipelines() {
   evaluate pipeline-translate-then-headline "$EVAL" "$T_MT" --then "$T_HL"

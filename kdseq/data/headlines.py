@@ -31,8 +31,8 @@ MIN_CONTAINED = 40  # a held-out text this long inside a longer training text is
 
 
 def _containing(rows, texts):
-    """Indices of the rows whose source or teacher source (fields 0 and 2) contains one of ``texts`` (each at
-    least MIN_CONTAINED characters long).
+    """Indices of the rows whose source or teacher sources (every field but the target, field 1) contains one of
+    ``texts`` (each at least MIN_CONTAINED characters long).
 
     One pass over the rows, not one per text: every K-character piece of every text is indexed, and each field
     is probed at every S-th position only (S + K - 1 = MIN_CONTAINED, so any occurrence of a text covers a
@@ -54,13 +54,14 @@ def _containing(rows, texts):
                 return True
         return False
 
-    return {i for i, r in enumerate(rows) if contains(r[0]) or (len(r) > 2 and contains(r[2]))}
+    return {i for i, r in enumerate(rows) if any(contains(f) for n, f in enumerate(r) if n != 1)}
 
 
 def _order(rows):
-    """A fixed pseudo-random order (by a hash of each row): ``head -n N`` of a file is then a random sample."""
+    """A fixed pseudo-random order (by a hash of each row's first three fields): ``head -n N`` of a file is then a
+    random sample (student-a's fourth field, added later, leaves its sample as it was)."""
     rows = list(dict.fromkeys(rows))
-    return sorted(rows, key=lambda r: hashlib.sha1("\t".join(r).encode("utf-8")).hexdigest())
+    return sorted(rows, key=lambda r: hashlib.sha1("\t".join(r[:3]).encode("utf-8")).hexdigest())
 
 
 ROLES = ("translation", "headline-zh", "headline-en", "student-a", "student-b")
@@ -98,12 +99,13 @@ def add_help(c, help_root, l10n_root, min_body_words):
         if sp != "train":
             c.held.update([s["en_body"], s["zh_body"]])
         out["headline-en"][sp].append((s["en_body"], s["en_heading"]))
-        if s["zh_body"] and words(s["zh_body"]) + len(s["zh_body"]) >= 20:
-            out["headline-zh"][sp].append((s["zh_body"], s["zh_heading"]))
+        zh_body = s["zh_body"] if s["zh_body"] and words(s["zh_body"]) + len(s["zh_body"]) >= 20 else ""
+        if zh_body:
+            out["headline-zh"][sp].append((zh_body, s["zh_heading"]))
             out["student-b"][sp].append((s["en_body"], s["zh_heading"] if sp != "train" else s["en_heading"],
-                                         s["zh_body"]))
+                                         zh_body))
         out["student-a"][sp].append((s["en_body"], s["zh_heading"] if sp != "train" else s["en_heading"],
-                                     s["en_heading"]))
+                                     s["en_heading"], zh_body))
     for seg in align(help_root, "en-US", "zh-CN"):
         src, tgt = clean(seg["src"]), clean(seg["tgt"])
         if src == tgt or not has_cjk(tgt):
@@ -131,7 +133,7 @@ def add_debian(c, apt_lists, debian_valid_every):
     debian_test = {}  # one row per distinct English text (siblings repeat it with another synopsis)
     for p in sorted(test_pkgs):
         debian_test.setdefault(records[p]["en_long"], (records[p]["en_long"], records[p]["zh_synopsis"],
-                                                       records[p]["en_synopsis"]))
+                                                       records[p]["en_synopsis"], ""))
     c.counts["debian_test_dropped_repeated_text"] = len(test_pkgs) - len(debian_test)
     c.held |= banned_text
     for p, r in records.items():
@@ -144,8 +146,8 @@ def add_debian(c, apt_lists, debian_valid_every):
         sp = "valid" if int(hashlib.sha1(stem.encode()).hexdigest(), 16) % debian_valid_every == 0 else "train"
         c.counts[f"debian_{sp}"] += 1
         c.out["headline-en"][sp].append((r["en_long"], r["en_synopsis"]))
-        if sp == "train":
-            c.out["student-a"]["train"].append((r["en_long"], r["en_synopsis"], r["en_synopsis"]))
+        if sp == "train":  # no Chinese text: teacher (b) has nothing to read (the empty fourth field)
+            c.out["student-a"]["train"].append((r["en_long"], r["en_synopsis"], r["en_synopsis"], ""))
     c.counts["debian_test"] = len(debian_test)
     return list(debian_test.values())
 
@@ -162,7 +164,7 @@ def drop_held_out(c):
     c.held.discard("")
     for role, splits in c.out.items():
         before = len(splits["train"])
-        splits["train"] = [r for r in splits["train"] if r[0] not in c.held and (len(r) < 3 or r[2] not in c.held)]
+        splits["train"] = [r for r in splits["train"] if not any(f in c.held for n, f in enumerate(r) if n != 1)]
         c.counts[f"{role}_train_dropped_held_out_text"] = before - len(splits["train"])
         inside = _containing(splits["train"], [t for t in c.held if len(t) >= MIN_CONTAINED])
         splits["train"] = [r for i, r in enumerate(splits["train"]) if i not in inside]
@@ -181,7 +183,7 @@ def write(c, out_dir, debian_test, settings):
                 _write_tsv(os.path.join(tmp, role, f"{sp}.tsv"), rows)
         _write_tsv(os.path.join(tmp, "test-debian.tsv"), debian_test)
         # every training text of every role, one per line: the one sentencepiece model of the task learns from it
-        texts = dict.fromkeys(x for splits in c.out.values() for r in splits["train"] for x in r)
+        texts = dict.fromkeys(x for splits in c.out.values() for r in splits["train"] for x in r if x)
         c.counts["spm_text_lines"] = len(texts)
         _write_tsv(os.path.join(tmp, "spm-text.txt"), [(t,) for t in texts])
         with open(os.path.join(tmp, "extract.json"), "w") as f:
@@ -205,12 +207,13 @@ def extract(sources, out_dir, valid_modules=("schart",), test_modules=("smath",)
     headline-zh/{train,valid,test}.tsv   zh text <TAB> zh heading: help sections and inews (teacher b)
     headline-en/{train,valid,test}.tsv   en text <TAB> en heading: Debian and help sections (the pipeline's
                                          English headline model)
-    student-a/{train,valid,test}.tsv     en text <TAB> zh heading <TAB> en heading (what teacher a reads);
+    student-a/{train,valid,test}.tsv     en text <TAB> zh heading <TAB> en heading (what teacher a reads) <TAB>
+                                         zh text (what teacher b reads; empty where there is none: Debian);
                                          train has no Chinese heading: its second field repeats the English
                                          one as a placeholder (regeneration replaces it with the teacher's output)
     student-b/{train,valid,test}.tsv     en text <TAB> zh heading <TAB> zh text (what teacher b reads); train's
                                          second field is a placeholder as above
-    test-debian.tsv                      en long description <TAB> zh synopsis <TAB> en synopsis
+    test-debian.tsv                      en long description <TAB> zh synopsis <TAB> en synopsis <TAB> (empty)
     spm-text.txt                         every training text once (the joint sentencepiece model's input)
     extract.json                         counts
     valid/test of student-a/b: English help section -> Chinese heading of the held-out modules.
@@ -219,7 +222,7 @@ def extract(sources, out_dir, valid_modules=("schart",), test_modules=("smath",)
 
     c = Corpora(valid_modules, test_modules)
     settings = {"valid_modules": sorted(c.valid_modules), "test_modules": sorted(c.test_modules),
-                "min_body_words": min_body_words}
+                "min_body_words": min_body_words, "student_a_fields": 4}
     check_output_dir(out_dir, "extract.json")
     record = os.path.join(out_dir, "extract.json")
     if check_rerun(record, settings, {}, fix="remove that folder to extract again, or give another --out-dir"):

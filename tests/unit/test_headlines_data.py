@@ -135,7 +135,7 @@ def test_held_out_text_reaches_no_training_file(sources):
     counts = extract(Sources(sources["help"], sources["apt"], None, sources["news"]), sources["out"])
     out = sources["out"]
     debian_test = read_rows(out / "test-debian.tsv")
-    assert [r[1:] for r in debian_test] == [["快速处理部件", "frobnicates widgets quickly"]]
+    assert [r[1:] for r in debian_test] == [["快速处理部件", "frobnicates widgets quickly", ""]]
     foo_text = debian_test[0][0]
     assert foo_text.startswith("Foo is a tool") and "It has a command line" in foo_text
     # foo's siblings: foo-dev (same source package), foo-clone (same text under another source): out of training
@@ -153,11 +153,16 @@ def test_held_out_text_reaches_no_training_file(sources):
             assert h not in text, f"{h[:40]!r} in {path}"
     # the held-out module's sections are the test sets of the students, Chinese heading as reference
     a_test = read_rows(out / "student-a" / "test.tsv")
-    assert a_test == [[BODY["smath"][1], BODY["smath"][2], BODY["smath"][0]]]
+    assert a_test == [[BODY["smath"][1], BODY["smath"][2], BODY["smath"][0], BODY["smath"][3]]]
     assert read_rows(out / "student-b" / "valid.tsv") == [[BODY["schart"][1], BODY["schart"][2], BODY["schart"][3]]]
     # training rows: Debian and the training module, the English headline as the teacher's source
     a_train = read_rows(out / "student-a" / "train.tsv")
     assert sorted(r[2] for r in a_train) == ["Inserting Tables", "renders bar charts from tables"]
+    # the fourth field, what teacher (b) reads: a help section's Chinese body, nothing for a Debian package
+    assert sorted((r[2], r[3]) for r in a_train) == [("Inserting Tables", BODY["swriter"][3]),
+                                                     ("renders bar charts from tables", "")]
+    assert [r[3] for r in debian_test] == [""]
+    assert "" not in (out / "spm-text.txt").read_text(encoding="utf-8").splitlines()
     # inews: site suffix cut, title == content dropped, the repeated title cut from the content
     zh_train = read_rows(out / "headline-zh" / "train.tsv")
     titles = {r[1] for r in zh_train}
@@ -249,13 +254,14 @@ def test_containment_search_equals_a_plain_find_for_every_text():
     held = [t for t in held if len(t) >= MIN_CONTAINED]
     rows = []
     for i in range(400):
-        row = [text(rng.randint(1, 60)), "heading"] + ([text(rng.randint(1, 40))] if i % 3 == 0 else [])
-        if i % 7 == 0:  # plant a held-out text at a random place of the source or the teacher source
-            field = 2 if len(row) > 2 and i % 2 else 0
+        row = [text(rng.randint(1, 60)), "heading"] + ([text(rng.randint(1, 40))] if i % 3 == 0 else []) + \
+            ([text(rng.randint(1, 40))] if i % 6 == 0 else [])
+        if i % 7 == 0:  # plant a held-out text at a random place of the source or a teacher source
+            field = (3 if len(row) > 3 and i % 4 == 0 else 2) if len(row) > 2 and i % 2 else 0
             at = rng.randint(0, len(row[field]))
             row[field] = row[field][:at] + rng.choice(held) + row[field][at:]
         rows.append(tuple(row))
     rows.append((held[0], "whole field"))
-    expected = {i for i, r in enumerate(rows) if any(t in r[0] or (len(r) > 2 and t in r[2]) for t in held)}
+    expected = {i for i, r in enumerate(rows) if any(t in f for t in held for n, f in enumerate(r) if n != 1)}
     assert len(expected) > 57  # the planted rows, and the chance matches of a small vocabulary
     assert _containing(rows, held) == expected
