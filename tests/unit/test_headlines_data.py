@@ -265,3 +265,18 @@ def test_containment_search_equals_a_plain_find_for_every_text():
     expected = {i for i, r in enumerate(rows) if any(t in f for t in held for n, f in enumerate(r) if n != 1)}
     assert len(expected) > 57  # the planted rows, and the chance matches of a small vocabulary
     assert _containing(rows, held) == expected
+
+
+def test_order_ignores_the_fourth_field():
+    """A row's place (and so the first-N sample) depends on its first three fields: student-a's fourth, what teacher
+    (b) reads, leaves the sample as it was; of rows equal in those fields, the first is kept."""
+    import hashlib
+
+    from kdseq.data.headlines import _order
+
+    three = [("text %d" % i, "heading %d" % i, "en %d" % i) for i in range(50)]
+    four = [r + ("中文 %d" % i,) for i, r in enumerate(three)]
+    assert [r[:3] for r in _order(four)] == _order(three)
+    assert _order(three) == sorted(three, key=lambda r: hashlib.sha1("\t".join(r).encode()).hexdigest())
+    assert _order([("a", "b", "c", "1"), ("x", "y"), ("a", "b", "c", "2")]) in (
+        [("a", "b", "c", "1"), ("x", "y")], [("x", "y"), ("a", "b", "c", "1")])
