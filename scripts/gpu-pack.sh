@@ -2,9 +2,13 @@
 # Make what scripts/gpu-reproduce.sh needs on a GPU machine without network, on a machine with network:
 #   PACK/wheels/  wheels of what the GPU machine lacks, for its Python (fairseq built here, without the
 #                 torch C++ extensions that kdseq never loads, so it needs no torch and no CUDA to build)
-#   PACK/data/    the prepared LibreOffice en-de data (run the demo's data stage first)
+#   PACK/data/    the prepared LibreOffice en-de data (run the demo's data stage first), for gpu-reproduce.sh;
+#                 DEMO_DATA=0 leaves it out
+#   PACK/headlines/tsv.tar.xz  with HEADLINES=1: the extracted headline corpora (bash data-prep/headlines.sh
+#                 first), for gpu-headline.sh (8 MB)
 #
 #   PY=python3.12 bash scripts/gpu-pack.sh [PACK]        # PACK defaults to .gpu (git-ignored)
+#   HEADLINES=1 DEMO_DATA=0 PY=python3.12 bash scripts/gpu-pack.sh   # what gpu-headline.sh needs
 #
 # PY must be the GPU machine's Python version (3.12 for this workplace's GPU image, which has torch 2.11,
 # numpy, sentencepiece, sacrebleu, regex, scikit-learn, matplotlib and pyyaml, but none of fairseq,
@@ -15,9 +19,13 @@ PACK=${1:-$ROOT/.gpu}
 : "${PY:=python3.12}"
 : "${WORK:=$ROOT/work}"
 : "${PREPARED:=$WORK/libreoffice-en-de/data}"
+: "${DEMO_DATA:=1}"
+: "${HEADLINES:=0}"
+HL_TSV="$WORK/headlines/tsv"
 log() { echo "[gpu-pack] $*" >&2; }
 command -v "$PY" > /dev/null || { echo "error: PY=$PY not found: give the GPU machine's Python version, e.g. PY=python3.12" >&2; exit 1; }
-[ -f "$PREPARED/prepare.json" ] || { echo "error: $PREPARED is not a kdseq-prepare output: run 'bash data-prep/libreoffice.sh de' first (or give PREPARED=...)" >&2; exit 1; }
+[ "$HEADLINES" = 0 ] || [ -f "$HL_TSV/extract.json" ] || { echo "error: $HL_TSV has no extract.json: run 'bash data-prep/headlines.sh' first" >&2; exit 1; }
+[ "$DEMO_DATA" = 0 ] || [ -f "$PREPARED/prepare.json" ] || { echo "error: $PREPARED is not a kdseq-prepare output: run 'bash data-prep/libreoffice.sh de' first (or give PREPARED=...)" >&2; exit 1; }
 pyver=$("$PY" -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')
 if [ -e "$PACK" ] && [ ! -f "$PACK/.kdseq-gpu-pack" ]; then
   echo "error: $PACK exists and is not a kdseq GPU pack: give another folder" >&2; exit 1
@@ -60,9 +68,16 @@ log "downloading the other wheels for cp$pyver"
   hydra-core==1.3.2 omegaconf==2.3.0 bitarray nltk defusedxml ctranslate2==4.8.5
 "$TMP/venv/bin/pip" wheel -q --no-deps rouge-score==0.1.2 antlr4-python3-runtime==4.9.3 -w "$PACK/wheels"
 
-log "copying the prepared data"
-mkdir -p "$PACK/data/raw"
-cp -r "$PREPARED/bin" "$PREPARED/spm.model" "$PREPARED/prepare.json" "$PACK/data/"
-cp "$PREPARED"/raw/valid.* "$PREPARED"/raw/test.* "$PACK/data/raw/"
-du -sh "$PACK/wheels" "$PACK/data" >&2
-log "ready: $PACK (carry it to the GPU machine, then: bash scripts/gpu-reproduce.sh OUT)"
+if [ "$DEMO_DATA" = 1 ]; then
+  log "copying the prepared data"
+  mkdir -p "$PACK/data/raw"
+  cp -r "$PREPARED/bin" "$PREPARED/spm.model" "$PREPARED/prepare.json" "$PACK/data/"
+  cp "$PREPARED"/raw/valid.* "$PREPARED"/raw/test.* "$PACK/data/raw/"
+fi
+if [ "$HEADLINES" = 1 ]; then
+  log "packing the headline corpora (xz -9e: spm-text.txt repeats the other files)"
+  mkdir -p "$PACK/headlines"
+  tar cf - -C "$(dirname "$HL_TSV")" tsv | xz -9e -T0 > "$PACK/headlines/tsv.tar.xz"
+fi
+du -sh "$PACK"/* >&2
+log "ready: $PACK (carry it to the GPU machine, then: bash scripts/gpu-reproduce.sh OUT or gpu-headline.sh OUT)"

@@ -30,35 +30,12 @@ OUT=$1
 export PYTHON WORK
 start=$(date +%s)
 stamp() { echo "[gpu-reproduce] $(( $(date +%s) - start ))s: $*"; }
-[ -d "$PACK/wheels" ] && [ -d "$PACK/data/bin" ] \
-  || { echo "error: $PACK has no wheels/ and data/bin: make it with scripts/gpu-pack.sh" >&2; exit 1; }
+[ -d "$PACK/data/bin" ] || { echo "error: $PACK has no data/bin: make it with scripts/gpu-pack.sh" >&2; exit 1; }
 mkdir -p "$OUT"
 
-stamp "install"
-"$PYTHON" -c 'import torch, sys; print("[gpu-reproduce] torch", torch.__version__, "cuda", torch.cuda.is_available(),
-      torch.cuda.get_device_name() if torch.cuda.is_available() else "", "python", sys.version.split()[0])'
-if ! "$PYTHON" -c "import fairseq, hydra, bitarray, rouge_score, ctranslate2" 2> /dev/null; then
-  "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/kdseq-site \
-    "$PACK"/wheels/*.whl
-  export PYTHONPATH=/tmp/kdseq-site${PYTHONPATH:+:$PYTHONPATH} PATH=/tmp/kdseq-site/bin:$PATH
-fi
-# kdseq itself runs from this checkout (the folder --user-dir names): its console scripts are written as small
-# launchers, since installing it (even editable) needs a build step that wants the network.
-mkdir -p /tmp/kdseq-bin
-"$PYTHON" - "$ROOT/setup.py" "$PYTHON" <<'PY'
-import os, re, sys
-for name, mod, fn in re.findall(r'"(kdseq-[\w-]+)=([\w.]+):(\w+)"', open(sys.argv[1]).read()):
-    path = os.path.join("/tmp/kdseq-bin", name)
-    with open(path, "w") as f:
-        f.write(f"#!{sys.argv[2]}\nimport sys\nfrom {mod} import {fn}\nsys.exit({fn}())\n")
-    os.chmod(path, 0o755)
-PY
-export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" PATH="/tmp/kdseq-bin:$PATH"
-export TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
-"$PYTHON" -c "import kdseq, fairseq, ctranslate2; from kdseq.seqkd.ct2 import ct2_cuda_available as c; \
-print('[gpu-reproduce] fairseq', fairseq.__version__, 'ctranslate2', ctranslate2.__version__, 'ct2 on GPU:', c())"
+# shellcheck source=gpu-env.sh
+source "$ROOT/scripts/gpu-env.sh"
 
-hours() { "$PYTHON" -c "print(round($1 / 60, 5))"; }
 if [ "$GPU_SMOKE" = 1 ]; then
   # a teacher of 6 updates writes garbage: keep the original pairs so that the seq-KD students have data
   T_EXTRA="--max-update 6 --max-tokens 2048"; S_EXTRA="--max-update 4 --max-tokens 2048"; R_EXTRA="--keep-original"

@@ -97,6 +97,10 @@ def swapped_dictionary_copy(ctx):
 
 # ------------------------------------------------------------------------------------------------ kdseq-prepare
 
+def no_output(ctx):
+    assert not (ctx["tmp"] / "out").exists(), "written"
+
+
 def p_foreign_out(ctx):
     write_bytes(ctx["tmp"] / "out" / "model.pt", b"precious")
     return prep(ctx)
@@ -267,6 +271,10 @@ PREPARE = [
     Case("prepare: random split of a corpus with repeated sources", p_repeated_sources, 0, "", d_repeated_sources),
     Case("prepare: --dict without --spm-model", p_dict_without_spm, 2, r"--dict needs --spm-model"),
     Case("prepare: SIGKILL, then rerun", p_killed_then_rerun, 0, "", d_no_temp_left),
+    Case("prepare: --teacher-source-lang names one code twice", lambda ctx: prep(ctx, "--teacher-source-lang", "eh,eh"),
+         2, r"--teacher-source-lang eh,eh: give one code per teacher source, .*distinct", no_output),
+    Case("prepare: --teacher-source-lang names the target", lambda ctx: prep(ctx, "--teacher-source-lang", "eh,de"),
+         2, r"--teacher-source-lang eh,de: de is --tgt-lang", no_output),
 ]
 
 
@@ -290,6 +298,14 @@ def r_misaligned_teacher_source(ctx):
     for f in ("test.en-de.en.bin", "test.en-de.en.idx", "test.en-de.de.bin", "test.en-de.de.idx"):
         shutil.copy(ctx["bin"] / f.replace("test.", "valid."), other / f)  # 60 sentences where test has 100
     return regen(ctx, "--teacher-source", other, inproc=True)
+
+
+def r_misaligned_second_source(ctx):
+    other = ctx["tmp"] / "other"
+    shutil.copytree(ctx["bin"], other)
+    for f in ("test.en-de.en.bin", "test.en-de.en.idx", "test.en-de.de.bin", "test.en-de.de.idx"):
+        shutil.copy(ctx["bin"] / f.replace("test.", "valid."), other / f)
+    return regen(ctx, "--teacher-source", f"{ctx['bin']}:{other}", inproc=True)
 
 
 def r_two_runs_at_once(ctx):
@@ -344,6 +360,12 @@ REGENERATE = [
          lambda ctx: not (ctx["tmp"] / "data" / "regen").exists() or pytest.fail("written into the data")),
     Case("regenerate: --out-dir is someone's folder", r_foreign_out, 2, r"not a kdseq output",
          inputs_intact("regen/thesis.tex")),
+    Case("regenerate: a second --teacher-source not aligned", r_misaligned_second_source, 2,
+         r"--teacher-source .*has 60 sentences, .* has 100: every teacher's source must be aligned"),
+    Case("regenerate: --teacher-source with an empty folder name",
+         lambda ctx: run_main("regenerate", ctx["bin"], "--teacher-path", ctx["teacher"], "--out-dir",
+                              ctx["tmp"] / "regen", "--teacher-source", f"{ctx['bin']}:"), 2,
+         r"--teacher-source .*: an empty folder name"),
     Case("regenerate: --teacher-source not aligned", r_misaligned_teacher_source, 2,
          r"--teacher-source .*has 60 sentences, .* has 100: .*aligned line by line"),
     Case("regenerate: two runs with other settings into one folder at once", r_two_runs_at_once, 2,
@@ -553,6 +575,9 @@ WORD_KD = [
     Case("word_kd: --kd-divergence jsd --kd-beta -0.5",
          lambda ctx: train_kd(ctx, "--teacher-path", ctx["teacher"], "--kd-divergence", "jsd", "--kd-beta", "-0.5"),
          2, r"--kd-beta -0.5: must be a finite number in \[0.0, 1.0\]", no_checkpoint),
+    Case("word_kd: --kd-teacher-weights with two weights for one teacher",
+         lambda ctx: train_kd(ctx, "--teacher-path", ctx["teacher"], "--kd-teacher-weights", "1,2"), 2,
+         r"--kd-teacher-weights 1,2: 2 weights for 1 teachers of --teacher-path", no_checkpoint),
     Case("headline_kd: no --teacher-source-data",
          lambda ctx: train_kd(ctx, "--teacher-path", ctx["teacher"], "--task", "headline_kd"), 2,
          r"--task headline_kd needs --teacher-source-data", no_checkpoint),

@@ -1,5 +1,6 @@
 """Distillation losses against hand computation on 3-token vocabularies (columns: tokens a, b, c)."""
 import math
+import re
 
 import pytest
 import torch
@@ -165,3 +166,34 @@ def test_row_argmax_finds_a_maximum_of_every_row():
     got = losses.row_argmax(x)
     assert got[0].item() in (3, 30) and got[1].item() == 39 and got[2].item() == 0
     assert (x.gather(1, got.unsqueeze(1)).squeeze(1) == x.amax(-1)).all()
+
+
+def test_weighted_ensemble_by_hand():
+    """log(w_a p_a + w_b p_b) per row, hand-computed on two tokens; a weight of 0 on a row leaves the other member's
+    distribution exactly, whatever the first one's logits (even -inf)."""
+    a = torch.tensor([[0.0, 0.0], [math.log(3.0), 0.0]])      # p_a = (1/2, 1/2), (3/4, 1/4)
+    b = torch.tensor([[math.log(3.0), 0.0], [0.0, -math.inf]])  # p_b = (3/4, 1/4), (1, 0)
+    w = torch.tensor([[0.25, 0.75], [1.0, 0.0]])
+    got = losses.weighted_ensemble_logprobs([a, b], w).exp()
+    assert torch.allclose(got[0], torch.tensor([0.25 * 0.5 + 0.75 * 0.75, 0.25 * 0.5 + 0.75 * 0.25]))
+    assert torch.allclose(got[1], torch.tensor([0.75, 0.25]))
+    # equal weights for every row: the plain ensemble average
+    assert torch.allclose(losses.weighted_ensemble_logprobs([a, b[:, :]], torch.tensor([0.5, 0.5]))[0],
+                          losses.ensemble_logprobs([a, b])[0])
+
+
+@pytest.mark.parametrize("spec,teachers,loss,error", [
+    ("1,2", "a.pt", "kl", "2 weights for 1 teachers"),
+    ("a,b", "a.pt:b.pt", "kl", "give numbers joined by ','"),
+    ("0,1", "a.pt:b.pt", "kl", "every weight must be a positive finite number"),
+    ("inf,1", "a.pt:b.pt", "kl", "every weight must be a positive finite number"),
+    ("1,1", "a.pt:b.pt", "mse", "it goes with --kd-loss kl"),
+])
+def test_teacher_weights_refused(spec, teachers, loss, error):
+    from kdseq.criterions.word_kd_config import teacher_weights, word_kd_config
+    from kdseq.errors import KdseqError
+
+    with pytest.raises(KdseqError, match=re.escape(error)):
+        teacher_weights(word_kd_config(teacher_path=teachers, kd_teacher_weights=spec, kd_loss=loss))
+    assert teacher_weights(word_kd_config(teacher_path="a.pt:b.pt", kd_teacher_weights="1,3")) == [0.25, 0.75]
+    assert teacher_weights(word_kd_config(teacher_path="a.pt:b.pt")) is None
