@@ -13,6 +13,9 @@ The teacher is a list of sources, each giving a distribution at every target pos
   T = 1, then tempered by the student's T (the cache stores the same average, so both agree); with
   ``--kd-loss mse`` an ensemble's logits are averaged. It reads the batch's ``teacher_net_input`` when the batch
   carries one (a teacher reading another source, e.g. ``--task headline_kd``), else the student's ``net_input``;
+  with ``--teacher-source-data A:B`` each teacher of ``--teacher-path a.pt:b.pt`` reads its own
+  (``teacher_net_inputs``) and their probabilities are averaged row by row (``--kd-teacher-weights``), a teacher
+  whose source is empty on a row taking no part there;
 - a cache (``--teacher-cache DIR`` from ``kdseq-cache-teacher``): the stored top-k of each subset, looked up by
   the batch's subset name (``--task translation_kd`` tags batches with it) and sample ids; every subset's cache
   is checked against its data when the criterion is built, before any update.

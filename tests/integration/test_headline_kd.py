@@ -19,23 +19,32 @@ def write_rows(path, rows):
     return path
 
 
-@pytest.fixture(scope="module")
-def reversed_corpus(toy_prepared, tmp_path_factory):
-    """Prepared folder: student source = the English sentence reversed, target = German, teacher source = the
-    English sentence (bin-teacher), with the toy's sentencepiece model and dictionary."""
-    toy = toy_prepared
-    tmp = tmp_path_factory.mktemp("reversed")
+def prepared_rows(toy, tmp, make_row, n_train, teacher_langs):
+    """kdseq-prepare of the toy's splits turned into rows by ``make_row(i, english, german)``, with the toy's
+    sentencepiece model and dictionary."""
     files = []
     for split in ("train", "valid", "test"):
         en = (toy / "raw" / f"{split}.en").read_text(encoding="utf-8").splitlines()
         de = (toy / "raw" / f"{split}.de").read_text(encoding="utf-8").splitlines()
-        rows = [(" ".join(reversed(s.split())), t, s) for s, t in zip(en, de)]
-        files.append(write_rows(tmp / f"{split}.tsv", rows[:600] if split == "train" else rows))
+        rows = [make_row(i, s, t) for i, (s, t) in enumerate(zip(en, de))]
+        files.append(write_rows(tmp / f"{split}.tsv", rows[:n_train] if split == "train" else rows))
     out = tmp / "p"
     cli("kdseq-prepare", "--train", files[0], "--valid", files[1], "--test", files[2], "--src-lang", "en",
-        "--tgt-lang", "de", "--teacher-source-lang", "eh", "--out-dir", out, "--spm-model", toy / "spm.model",
-        "--dict", toy / "bin" / "dict.en.txt")
+        "--tgt-lang", "de", "--teacher-source-lang", teacher_langs, "--out-dir", out, "--spm-model",
+        toy / "spm.model", "--dict", toy / "bin" / "dict.en.txt")
     return out
+
+
+def backwards(s):
+    return " ".join(reversed(s.split()))
+
+
+@pytest.fixture(scope="module")
+def reversed_corpus(toy_prepared, tmp_path_factory):
+    """Prepared folder: student source = the English sentence reversed, target = German, teacher source = the
+    English sentence (bin-teacher), with the toy's sentencepiece model and dictionary."""
+    return prepared_rows(toy_prepared, tmp_path_factory.mktemp("reversed"), lambda i, s, t: (backwards(s), t, s),
+                         600, "eh")
 
 
 def headline_task(data, teacher_data):
@@ -244,20 +253,10 @@ def test_pipeline_composes_two_models_in_order(toy_prepared, toy_teacher, tmp_pa
 def two_source_corpus(toy_prepared, tmp_path_factory):
     """The reversed corpus with a fourth side, a second teacher's source: the English sentence without its last
     word, empty on every third row (that teacher has nothing to read there)."""
-    toy = toy_prepared
-    tmp = tmp_path_factory.mktemp("two-sources")
-    files = []
-    for split in ("train", "valid", "test"):
-        en = (toy / "raw" / f"{split}.en").read_text(encoding="utf-8").splitlines()
-        de = (toy / "raw" / f"{split}.de").read_text(encoding="utf-8").splitlines()
-        rows = [(" ".join(reversed(s.split())), t, s, "" if i % 3 == 0 else " ".join(s.split()[:-1]))
-                for i, (s, t) in enumerate(zip(en, de))]
-        files.append(write_rows(tmp / f"{split}.tsv", rows[:300] if split == "train" else rows))
-    out = tmp / "p"
-    cli("kdseq-prepare", "--train", files[0], "--valid", files[1], "--test", files[2], "--src-lang", "en",
-        "--tgt-lang", "de", "--teacher-source-lang", "eh,ez", "--out-dir", out, "--spm-model", toy / "spm.model",
-        "--dict", toy / "bin" / "dict.en.txt")
-    return out
+    def row(i, s, t):
+        return backwards(s), t, s, "" if i % 3 == 0 else " ".join(s.split()[:-1])
+
+    return prepared_rows(toy_prepared, tmp_path_factory.mktemp("two-sources"), row, 300, "eh,ez")
 
 
 def test_two_teachers_each_reading_its_own_source(two_source_corpus, toy_teacher):
