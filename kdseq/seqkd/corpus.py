@@ -55,17 +55,8 @@ class Corpus:
         self.src_lang, self.tgt_lang = self.side.src_lang, self.side.tgt_lang
         self.src_dict, self.tgt_dict = self.side.src_dict, self.side.tgt_dict
         self.has_refs = self.side.tgt is not None
+        self.teacher_side = self._aligned_side(teacher_source, split) if teacher_source else self.side
         self.other_sides = [self._aligned_side(d, split) for d in other_sources]  # written along, never read
-        if teacher_source:
-            self.teacher_side = Side(teacher_source, split, "--teacher-source")
-            if len(self.teacher_side.src) != len(self.side.src):
-                raise KdseqError(f"--teacher-source {teacher_source}: split {split!r} has "
-                                 f"{len(self.teacher_side.src)} sentences, {data_dir} has {len(self.side.src)}: the "
-                                 "teacher's source must be aligned line by line with the student's")
-            check_same_dictionary(self.teacher_side.tgt_dict, self.teacher_side.tgt_dict_file, self.tgt_dict,
-                                  self.side.tgt_dict_file, "target")
-        else:
-            self.teacher_side = self.side
         self.teacher_src_dict = self.teacher_side.src_dict
         self.teacher_src_lang = self.teacher_side.src_lang
         self._sizes = [int(x) for x in self.teacher_side.src.sizes]  # with EOS, as binarized
@@ -75,7 +66,7 @@ class Corpus:
         self._fairseq = None
 
     def _aligned_side(self, folder, split):
-        """Another teacher's source: aligned line by line, its target dictionary the data's."""
+        """A teacher's source (--teacher-source): aligned line by line, its target dictionary the data's."""
         side = Side(folder, split, "--teacher-source")
         if len(side.src) != len(self.side.src):
             raise KdseqError(f"--teacher-source {folder}: split {split!r} has {len(side.src)} sentences, "

@@ -9,6 +9,7 @@
 """
 import os
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 from fairseq.data import BaseWrapperDataset
@@ -106,6 +107,15 @@ class TeacherSourceDataset(SubsetTaggedDataset):
         return batch
 
 
+class TeacherSource(NamedTuple):
+    """One folder of --teacher-source-data: the source language, its pair, its dictionary (file and loaded)."""
+    folder: str
+    lang: str
+    pair: str
+    dict_file: str
+    dictionary: object
+
+
 @dataclass
 class HeadlineKDConfig(TranslationKDConfig):
     teacher_source_data: str = field(default="", metadata={
@@ -125,7 +135,7 @@ class HeadlineKDTask(TranslationKDTask):
     _teacher = None
 
     def _teacher_sources(self):
-        """[(language, pair, dictionary file, dictionary)] of each folder of --teacher-source-data, checked when
+        """The :class:`TeacherSource` of each folder of --teacher-source-data, checked when
         first needed: a model trained with this task is decoded without it (kdseq-evaluate uses the plain
         translation task)."""
         if self._teacher is not None:
@@ -150,11 +160,12 @@ class HeadlineKDTask(TranslationKDTask):
             dict_file = os.path.join(folder, f"dict.{lang}.txt")
             if not os.path.exists(dict_file):
                 raise KdseqError(f"--teacher-source-data {folder}: no dict.{lang}.txt there")
-            found.append((lang, f"{lang}-{teacher_tgt}", dict_file, Dictionary.load(dict_file)))
-        for lang, _, dict_file, d in found[1:]:
-            if d.symbols != found[0][3].symbols:
-                raise KdseqError(f"--teacher-source-data: {dict_file} differs from {found[0][2]}: the teachers' "
-                                 "sources must be binarized with one dictionary (kdseq-prepare with the same --dict)")
+            found.append(TeacherSource(folder, lang, f"{lang}-{teacher_tgt}", dict_file, Dictionary.load(dict_file)))
+        for other in found[1:]:
+            if other.dictionary.symbols != found[0].dictionary.symbols:
+                raise KdseqError(f"--teacher-source-data: {other.dict_file} differs from {found[0].dict_file}: the "
+                                 "teachers' sources must be binarized with one dictionary (kdseq-prepare with the "
+                                 "same --dict)")
         self._teacher = found
         return found
 
@@ -164,18 +175,17 @@ class HeadlineKDTask(TranslationKDTask):
 
     @property
     def teacher_source_dictionary(self):
-        return self._teacher_sources()[0][3]
+        return self._teacher_sources()[0].dictionary
 
     @property
     def teacher_dict_file(self):
-        return self._teacher_sources()[0][2]
+        return self._teacher_sources()[0].dict_file
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
         sources = self._teacher_sources()
         super().load_dataset(split, epoch, combine, **kwargs)
         student = self.datasets[split].dataset
-        teacher_srcs = [self._load_teacher_source(split, folder, source, student)
-                        for folder, source in zip(self.cfg.teacher_source_data.split(":"), sources)]
+        teacher_srcs = [self._load_teacher_source(split, source, student) for source in sources]
         if len(teacher_srcs) > 1:  # every row needs one teacher to read it
             import numpy as np
 
@@ -184,14 +194,14 @@ class HeadlineKDTask(TranslationKDTask):
                 raise KdseqError(f"--teacher-source-data {self.cfg.teacher_source_data}: split {split!r}, line "
                                  f"{int(np.nonzero(empty)[0][0]) + 1}: every teacher's source is empty, so no teacher "
                                  "can score the row: drop it from the data")
-        self.datasets[split] = TeacherSourceDataset(student, split, teacher_srcs, sources[0][3],
+        self.datasets[split] = TeacherSourceDataset(student, split, teacher_srcs, sources[0].dictionary,
                                                     self.cfg.left_pad_source)
 
-    def _load_teacher_source(self, split, folder, source, student):
+    def _load_teacher_source(self, split, source, student):
         from fairseq.data import data_utils
 
-        teacher_lang, teacher_pair, _, teacher_dict = source
-        prefix = os.path.join(folder, f"{split}.{teacher_pair}.")
+        folder, teacher_lang, teacher_dict = source.folder, source.lang, source.dictionary
+        prefix = os.path.join(folder, f"{split}.{source.pair}.")
         teacher_src = data_utils.load_indexed_dataset(prefix + teacher_lang, teacher_dict, self.cfg.dataset_impl)
         if teacher_src is None:
             raise KdseqError(f"--teacher-source-data {folder}: no split {split!r} ({prefix}{teacher_lang}.bin)")
