@@ -89,18 +89,7 @@ source "$ROOT/scripts/demo-env.sh"
 HL="$WORK/headlines"
 if [ -n "$HL_TSV" ]; then
   TSV=$HL_TSV
-  "$PYTHON" - "$TSV/extract.json" "$VALID_MODULES" "$TEST_MODULES" <<'PY' || exit 1
-import json, sys
-path, valid, test = sys.argv[1:]
-try:
-    s = json.load(open(path))["settings"]
-except (OSError, ValueError, KeyError) as e:
-    sys.exit(f"[headline] error: HL_TSV: {path} is not a kdseq-extract-headlines record ({e}): give its output folder")
-want = {"valid_modules": sorted(valid.split(",")), "test_modules": sorted(test.split(","))}
-if any(s.get(k) != v for k, v in want.items()) or s.get("student_a_fields") != 4:
-    sys.exit(f"[headline] error: HL_TSV: {path} was extracted with other settings ({s}) than VALID_MODULES={valid} "
-             f"TEST_MODULES={test}: extract again (bash data-prep/headlines.sh) or set the modules it records")
-PY
+  kdseq-extract-headlines --check --out-dir "$TSV" --valid-modules "$VALID_MODULES" --test-modules "$TEST_MODULES"
   stamp "data: the corpora extracted in $TSV"
 else
   TSV="$HL/tsv"

@@ -222,15 +222,11 @@ def extract(sources, out_dir, valid_modules=("schart",), test_modules=("smath",)
     extract.json                         counts
     valid/test of student-a/b: English help section -> Chinese heading of the held-out modules.
     """
-    from kdseq.manifest import check_rerun
-
     c = Corpora(valid_modules, test_modules)
-    settings = {"valid_modules": sorted(c.valid_modules), "test_modules": sorted(c.test_modules),
-                "min_body_words": min_body_words, "student_a_fields": 4}
+    settings = _settings(c, min_body_words)
     check_output_dir(out_dir, "extract.json")
-    record = os.path.join(out_dir, "extract.json")
-    if check_rerun(record, settings, {}, fix="remove that folder to extract again, or give another --out-dir"):
-        with open(record) as f:
+    if _extracted(out_dir, settings):
+        with open(os.path.join(out_dir, "extract.json")) as f:
             return {k: v for k, v in json.load(f).items() if k != "settings"}
     if sources.inews_dir:
         check_inews_files(sources.inews_dir)  # before a minute of extraction, not after it
@@ -240,6 +236,28 @@ def extract(sources, out_dir, valid_modules=("schart",), test_modules=("smath",)
     drop_held_out(c)
     write(c, out_dir, debian_test, settings)
     return dict(c.counts)
+
+
+def _settings(c, min_body_words):
+    """What extract.json records of an extraction's settings (another extraction is refused by them)."""
+    return {"valid_modules": sorted(c.valid_modules), "test_modules": sorted(c.test_modules),
+            "min_body_words": min_body_words, "student_a_fields": 4}
+
+
+def _extracted(out_dir, settings):
+    """Whether ``out_dir`` holds an extraction made with ``settings`` (False: none there); one with other settings
+    is refused, naming them."""
+    from kdseq.manifest import check_rerun
+
+    return check_rerun(os.path.join(out_dir, "extract.json"), settings, {},
+                       fix="remove that folder to extract again, or give another --out-dir")
+
+
+def check_extracted(out_dir, valid_modules=("schart",), test_modules=("smath",), min_body_words=15):
+    """Refuse ``out_dir`` unless it holds an extraction of this version made with these settings (corpora extracted
+    elsewhere and carried here, e.g. in a GPU pack)."""
+    if not _extracted(out_dir, _settings(Corpora(valid_modules, test_modules), min_body_words)):
+        raise KdseqError(f"{out_dir}: no extract.json there: give the --out-dir of kdseq-extract-headlines")
 
 
 def _write_tsv(path, rows):

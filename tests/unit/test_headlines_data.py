@@ -280,3 +280,16 @@ def test_order_ignores_the_fourth_field():
     assert _order(three) == sorted(three, key=lambda r: hashlib.sha1("\t".join(r).encode()).hexdigest())
     assert _order([("a", "b", "c", "1"), ("x", "y"), ("a", "b", "c", "2")]) in (
         [("a", "b", "c", "1"), ("x", "y")], [("x", "y"), ("a", "b", "c", "1")])
+
+
+def test_check_extracted(sources, tmp_path):
+    """kdseq-extract-headlines --check (demo-headline.sh HL_TSV): an extraction with these settings passes; other
+    held-out modules, or a folder with no extraction, are refused by name."""
+    from kdseq.data.headlines import check_extracted
+
+    extract(Sources(sources["help"], sources["apt"], None, sources["news"]), sources["out"])
+    check_extracted(sources["out"], ("schart",), ("smath",))
+    with pytest.raises(KdseqError, match=r"--test-modules: was \['smath'\], now \['sdraw'\]"):
+        check_extracted(sources["out"], ("schart",), ("sdraw",))
+    with pytest.raises(KdseqError, match="no extract.json there"):
+        check_extracted(tmp_path / "empty")
