@@ -1,6 +1,7 @@
 """Thin command-line entry points (parser + main), exposed as console scripts by setup.py."""
 import functools
 import logging
+import os
 import sys
 import warnings
 
@@ -23,6 +24,9 @@ def user_errors(prog):
                 print(f"{prog}: interrupted; nothing partial was kept (a regeneration resumes from its last "
                       "chunk): rerun the same command", file=sys.stderr)
                 return 130
+            except BrokenPipeError:  # `kdseq-report ... | head`: the reader left; stop quietly, as cat does
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+                return 1
 
         return run
 

@@ -1,5 +1,7 @@
 """kdseq-report --plot: the Pareto front by hand, and a real PNG from kdseq-evaluate-shaped results."""
 import json
+import subprocess
+import sys
 
 from kdseq.cli.report import main as report_main
 from kdseq.plot import pareto_front
@@ -48,3 +50,19 @@ def test_headline_report_counts_distinct_and_looping_headlines(tmp_path, capsys)
     assert "| student | test1 | 1 | 10.50 | 1.10 | 20.00 | 0.50 | 3 / 4 | 2 / 4 |" in out
     assert "| pipeline | test1 | 5 | 9.00 | 0.00 | 20.00 | 0.20 | 2 / 4 | 1 / 4 |" in out
     assert "| older | test1 | 5 | 9.00 | 0.00 | 20.00 | 0.20 | ? / 4 | ? / 4 |" in out
+
+
+def test_report_into_a_closed_pipe_stops_without_a_traceback(tmp_path):
+    """`kdseq-report ... | head -1`: the reader closes the pipe early; the command stops with one status, no traceback."""
+    files = []
+    for i in range(400):  # a table larger than the pipe's buffer, so that a write meets the closed pipe
+        files.append(tmp_path / f"{i}.json")
+        files[-1].write_text(json.dumps(result(f"model-{i}-" + "x" * 200, 1, 5.0, 100.0)))
+    code = "import sys; from kdseq.cli.report import cli_main; sys.argv[0] = 'kdseq-report'; cli_main()"
+    proc = subprocess.Popen([sys.executable, "-c", code, *map(str, files)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout.readline().startswith(b"| model |")
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 1
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
