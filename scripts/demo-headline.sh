@@ -3,8 +3,8 @@
 # Chinese headline, trained with no (English text, Chinese headline) pair, against pipelines of the same models.
 #
 #   bash scripts/demo-headline.sh                # CPU: about 45 minutes on 2 cores; outputs in work/headlines/
-#   HL_SCALE=long bash scripts/demo-headline.sh  # the same recipe on every row, 2.5 times the updates: about
-#                                                # 1.5-2 hours on 2 cores; outputs in work/headlines-long/
+#   HL_SCALE=long bash scripts/demo-headline.sh  # the same recipe on every row, 2.5 times the updates: 1.5-2.1
+#                                                # hours on 2 cores; outputs in work/headlines-long/
 #
 # Models (one joint en+zh sentencepiece model and dictionary for all):
 #   teacher-mt     en->zh translation (help segments + UI strings)                       teacher (a)
