@@ -54,16 +54,20 @@
 # Every stage is skipped when its output exists; a model trained by another command is refused, not reused.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+start=$(date +%s)
+stamp() { echo "[headline] $(( $(date +%s) - start ))s: $*"; }
+die() { echo "[headline] error: $*" >&2; exit 1; }
 : "${WORK:=$ROOT/work}"
 : "${KDSEQ_VENV:=$ROOT/.venv}"
 : "${KDSEQ_SETUP:=1}"
 : "${HL_SCALE:=short}"
-case "$HL_SCALE" in
-  short) : "${HL_OUT:=$WORK/headlines}" ;;
+case "$HL_SCALE" in  # HL: this setting's samples, data, models and results
+  short) HL="$WORK/headlines" ;;
   long)  # the trend more compute gives: every row, 2.5 times the updates
-    : "${HL_OUT:=$WORK/headlines-long}" "${HL_ROWS:=0}" "${TEACHER_UPDATES:=2000}" "${HL_TEACHER_UPDATES:=1000}"
-    : "${STUDENT_UPDATES:=1000}" "${SMALL_STUDENT_UPDATES:=2000}" ;;
-  *) echo "[headline] error: HL_SCALE=$HL_SCALE: give short (about 45 minutes on 2 cores) or long" >&2; exit 1 ;;
+    HL="$WORK/headlines-long"
+    : "${HL_ROWS:=0}" "${TEACHER_UPDATES:=2000}" "${HL_TEACHER_UPDATES:=1000}" "${STUDENT_UPDATES:=1000}" \
+      "${SMALL_STUDENT_UPDATES:=2000}" ;;
+  *) die "HL_SCALE=$HL_SCALE: give short (about 45 minutes on 2 cores) or long" ;;
 esac
 : "${HL_ROWS:=20000}"
 : "${TEACHER_PRESET:=cpu-demo}"
@@ -85,9 +89,6 @@ esac
 : "${VALID_MODULES:=schart}"
 : "${TEST_MODULES:=smath}"
 export WORK VALID_MODULES TEST_MODULES
-start=$(date +%s)
-stamp() { echo "[headline] $(( $(date +%s) - start ))s: $*"; }
-die() { echo "[headline] error: $*" >&2; exit 1; }
 [[ "$HL_ROWS" =~ ^[0-9]+$ ]] || die "HL_ROWS=$HL_ROWS: give a number of rows (0: all)"
 for v in TEACHER_UPDATES HL_TEACHER_UPDATES STUDENT_UPDATES SMALL_STUDENT_UPDATES; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v=${!v}: give a number of updates"
@@ -99,7 +100,6 @@ done
 # shellcheck source=demo-env.sh
 source "$ROOT/scripts/demo-env.sh"
 
-HL="$HL_OUT"  # this setting's samples, data, models and results
 if [ -n "$HL_TSV" ]; then
   TSV=$HL_TSV
   kdseq-extract-headlines --check --out-dir "$TSV" --valid-modules "$VALID_MODULES" --test-modules "$TEST_MODULES"
