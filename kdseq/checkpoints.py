@@ -7,7 +7,7 @@ you made or trust.
 """
 import os
 
-from kdseq.data.binarized import Dictionary, check_same_dictionary, infer_language_pair
+from kdseq.data.binarized import Dictionary, check_binarized_folder, check_same_dictionary, infer_language_pair
 from kdseq.errors import KdseqError
 
 
@@ -133,7 +133,6 @@ def translation_task(data_dir, task="translation", flag="DATA", extra_args=()):
     from fairseq import options, tasks
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 
-    from kdseq.data.binarized import check_binarized_folder
 
     check_binarized_folder(data_dir, flag)
     args = options.parse_args_and_arch(options.get_generation_parser(), input_args=[data_dir, "--task", task,

@@ -7,17 +7,21 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional, Tuple
 
 import torch
 
 from kdseq import metrics
 from kdseq.checkpoints import count_parameters, load_ensemble
-from kdseq.decode import decode_split, max_positions
+from kdseq.decoding.backends import Checkpoint, CT2Unavailable, ctranslate2_backend, decode_all
+from kdseq.decoding.corpus import Corpus
+from kdseq.decoding.ct2 import CT2_CUBLAS, ct2_cuda_available
+from kdseq.decoding.generator import decode_split, max_positions
+from kdseq.decoding.runtime import Runtime
+from kdseq.decoding.search import Search, check_max_len
 from kdseq.errors import KdseqError
-from kdseq.fileio import atomic_write
-from kdseq.search import Search
+from kdseq.fileio import atomic_write, file_sha256
 from kdseq.text import ids_to_text
 
 log = logging.getLogger(__name__)
@@ -49,54 +53,33 @@ def default_reference(data_dir, split, tgt_lang):
 def ct2_decoder(cfg, models, device):
     """(decode(beam) -> (texts, stats), compute type, device) with the checkpoint converted to CTranslate2 (cached
     by its sha256), decoding the same pieces in corpus order: how a student would be deployed."""
-    from dataclasses import replace
-
-    from kdseq.fileio import file_sha256
-    from kdseq.seqkd.backends import CTranslate2Backend, default_compute_type
-    from kdseq.seqkd.chunks import length_batches
-    from kdseq.seqkd.corpus import Corpus
-    from kdseq.seqkd.ct2 import CT2_CUBLAS, convert_to_ct2, ct2_cuda_available
-
-    path_spec, data_dir, split, dec = cfg.path, cfg.data, cfg.split, cfg.decoding
-    if ":" in path_spec:
-        raise KdseqError("--backend ctranslate2 decodes one checkpoint, not an ensemble: use --backend fairseq")
-    try:
-        import ctranslate2  # noqa: F401
-    except ImportError:
-        raise KdseqError("--backend ctranslate2: ctranslate2 is not installed (pip install ctranslate2)") from None
-    corpus = Corpus(data_dir, split)
+    dcr = cfg.decoder
+    corpus = Corpus(cfg.data, cfg.split)
     max_source, max_target = max_positions(models)
     corpus.set_max_source(max_source)
-    try:
-        model_dir, _ = convert_to_ct2(path_spec, file_sha256(path_spec), data_dir, corpus.src_lang, corpus.tgt_lang)
-    except KdseqError:
-        raise
-    except Exception as e:  # the converter raises ValueError/AssertionError for what it cannot convert
-        raise KdseqError(f"--backend ctranslate2 cannot convert {path_spec}: {type(e).__name__}: {e}") from None
     dev = "cuda" if device.startswith("cuda") else "cpu"
     if dev == "cuda" and not ct2_cuda_available():
         log.warning(f"CTranslate2 cannot decode on this GPU (no GPU for it, or no {CT2_CUBLAS}): it decodes on the CPU")
         dev = "cpu"
-    compute = default_compute_type(dev, cfg.decoder.compute_type)
-    search = dec.search(1)
-    backend = CTranslate2Backend(model_dir, corpus, search, dev, compute, cfg.decoder.threads or os.cpu_count() or 1,
-                                 max_target)
+    runtime = Runtime("ctranslate2", dev, dcr.compute_type, threads=dcr.threads)
+    checkpoint = Checkpoint(cfg.path, file_sha256(cfg.path), cfg.data, (corpus.src_lang, corpus.tgt_lang))
+    try:
+        backend, info = ctranslate2_backend(checkpoint, corpus, cfg.search, runtime, max_target)
+    except CT2Unavailable as e:
+        raise KdseqError(f"--backend ctranslate2: {e}") from None
     sym, ids = corpus.tgt_dict.symbols, list(range(len(corpus)))
 
     def decode(beam):
-        backend.search = replace(search, beam=beam)
-        out = {}
+        backend.search = replace(cfg.search, beam=beam)
         start = time.perf_counter()
-        batches = length_batches(ids, corpus.lengths, 1024 if dev == "cpu" else 4096, 256)
-        for batch, res in backend.decode_batches(batches):
-            out.update(zip(batch, res))
+        out = decode_all(backend, ids, corpus.lengths, 1024 if dev == "cpu" else 4096, 256)
         wall = time.perf_counter() - start
         best = [out[i][0][0] if out[i][0] else [] for i in ids]
         texts = [ids_to_text(h, sym) for h in best]
         return texts, {"sentences": len(ids), "target_tokens": sum(len(h) + 1 for h in best), "wall_s": wall,
                        "truncated_sources": corpus.truncated}
 
-    return decode, compute, dev
+    return decode, backend.compute_type, info["device"]
 
 
 def decoding_task(task):
@@ -118,34 +101,29 @@ class Pipeline:
         self.task = decoding_task(task)
         self.path_spec = path_spec
 
-    def decode(self, first_dict, first_hyps, beam, dec, device):
-        """The second model's hypotheses for the first one's (``dec``: a :class:`Decoding`)."""
-        from fairseq.data import LanguagePairDataset
+    def decode(self, first_dict, first_hyps, search, batching, device):
+        """The second model's hypotheses for the first one's (``search``: a :class:`Search`, ``batching``: a
+        :class:`Batching`)."""
+        from fairseq.data import LanguagePairDataset  # imports fairseq (already loaded with the models)
 
         src_dict = self.task.source_dictionary
         srcs = [torch.LongTensor([src_dict.index(first_dict[t]) for t in h[0]["tokens"]] + [src_dict.eos()])
                 for h in first_hyps]
         self.task.datasets["pipeline"] = LanguagePairDataset(srcs, [len(s) for s in srcs], src_dict,
                                                              left_pad_source=self.task.cfg.left_pad_source)
-        return decode_split(self.task, self.models, "pipeline", dec.search(beam), device, dec.max_tokens,
-                            dec.batch_size)
+        return decode_split(self.task, self.models, "pipeline", search, device, batching.max_tokens,
+                            batching.batch_size)
 
 
 @dataclass(frozen=True)
-class Decoding:
-    """How every model of an evaluation searches: the length limits bound the (last) model's output."""
-    lenpen: float = 1.0
-    max_len_a: float = 1.2
-    max_len_b: int = 10
+class Batching:
+    """How the fairseq backend batches the split (speed only)."""
     max_tokens: int = 4096
     batch_size: Optional[int] = None
-    no_repeat_ngram_size: int = 0  # loop control at decoding (0: none)
 
-    def search(self, beam, max_len=None):
-        """The :class:`Search` of one decode at ``beam`` (``max_len``: (a, b) instead of this one's, for the first
-        model of a pipeline)."""
-        a, b = max_len or (self.max_len_a, self.max_len_b)
-        return Search(beam, 1, self.lenpen, a, b, self.no_repeat_ngram_size)
+    def __post_init__(self):
+        if self.max_tokens < 1 or (self.batch_size is not None and self.batch_size < 1):
+            raise KdseqError("--max-tokens and --batch-size must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -157,6 +135,13 @@ class Decoder:
     compute_type: str = "auto"            # CTranslate2: float32, int8, ...
     threads: int = 0                      # CTranslate2 on CPU: one-core translators side by side (0: all cores)
 
+    def __post_init__(self):
+        if self.threads < 0:
+            raise KdseqError(f"--threads {self.threads}: must be >= 0")
+        if self.backend == "fairseq" and self.compute_type not in ("auto", "float32", "float16"):
+            raise KdseqError(f"--compute-type {self.compute_type}: the fairseq backend decodes in float32 (or --fp16); "
+                             "use --backend ctranslate2 for int8")
+
 
 @dataclass(frozen=True)
 class PipelineSpec:
@@ -165,9 +150,14 @@ class PipelineSpec:
     then_data: Optional[str] = None       # its data folder (dictionaries)
     first_max_len: Tuple[float, int] = (1.2, 10)   # (a, b): the first model's longest output
 
+    def __post_init__(self):
+        check_max_len(*self.first_max_len, prefix="first-")
+
 
 @dataclass(frozen=True)
 class EvalConfig:
+    """One evaluation: every decode searches as ``search`` does, at each of ``beams`` (``search.beam`` is
+    replaced); the length limits bound the (last) model's output."""
     path: str                             # checkpoint, or several joined by ':'
     data: str                             # binarized data folder
     split: str = "test"
@@ -175,9 +165,26 @@ class EvalConfig:
     reference: Optional[str] = None       # default: <data>/../raw/<split>.<tgt>
     name: Optional[str] = None            # default: the checkpoint's folder name
     output_dir: Optional[str] = None
-    decoding: Decoding = field(default_factory=Decoding)
+    search: Search = field(default_factory=Search)
+    batching: Batching = field(default_factory=Batching)
     decoder: Decoder = field(default_factory=Decoder)
     pipeline: Optional[PipelineSpec] = None
+
+    def __post_init__(self):
+        if not self.beams or any(b < 1 for b in self.beams):
+            raise KdseqError(f"--beams {','.join(map(str, self.beams))}: beam sizes must be >= 1")
+        if self.decoder.backend == "ctranslate2" and ":" in self.path:
+            raise KdseqError("--backend ctranslate2 decodes one checkpoint, not an ensemble: use --backend fairseq")
+        if self.pipeline and self.decoder.backend != "fairseq":
+            raise KdseqError("--then (a pipeline of two models) decodes with --backend fairseq")
+
+    def searches(self, beam):
+        """The :class:`Search` of the first model and of the pipeline's second (None without one) at ``beam``."""
+        last = replace(self.search, beam=beam)
+        if self.pipeline is None:
+            return last, None
+        a, b = self.pipeline.first_max_len
+        return replace(last, max_len_a=a, max_len_b=b), last
 
 
 def load_split(cfg, device):
@@ -212,7 +219,7 @@ def evaluate(cfg):
     checkpoint converted to CTranslate2; returns the list of result dicts (and writes them if ``output_dir``).
     With ``cfg.pipeline`` a second checkpoint reads the first one's outputs: both decode with the same beam, the
     result is the second one's output, timed and counted (parameters) for both. ``cfg``: an :class:`EvalConfig`."""
-    dec, dcr = cfg.decoding, cfg.decoder
+    dcr = cfg.decoder
     device = dcr.device or ("cuda" if torch.cuda.is_available() else "cpu")
     models, task, refs, reference = load_split(cfg, device)
     src_lang, tgt_lang = task.cfg.source_lang, task.cfg.target_lang
@@ -220,8 +227,6 @@ def evaluate(cfg):
     name = cfg.name or model_name(cfg.path)
     second = None
     if cfg.pipeline:
-        if dcr.backend != "fairseq":
-            raise KdseqError("--then (a pipeline of two models) decodes with --backend fairseq")
         second = Pipeline(cfg.pipeline.then, cfg.pipeline.then_data, device, dcr.fp16)
         params += count_parameters(second.models)
         tgt_lang = second.task.cfg.target_lang
@@ -230,9 +235,6 @@ def evaluate(cfg):
     if dcr.backend == "ctranslate2":
         decode_ct2, compute, ct2_device = ct2_decoder(cfg, models, device)
         name = cfg.name or f"{name}-ct2-{compute}"
-    elif dcr.compute_type not in ("auto", "float32", "float16"):
-        raise KdseqError(f"--compute-type {dcr.compute_type}: the fairseq backend decodes in float32 (or --fp16); "
-                         "use --backend ctranslate2 for int8")
     if dcr.backend == "ctranslate2" and ct2_device == "cpu":
         device_label = f"cpu x{dcr.threads or os.cpu_count()}"
     else:
@@ -242,11 +244,12 @@ def evaluate(cfg):
         if dcr.backend == "ctranslate2":
             texts, stats = decode_ct2(beam)
         else:
-            search = dec.search(beam, cfg.pipeline.first_max_len if second is not None else None)
-            hyps, stats = decode_split(task, models, cfg.split, search, device, dec.max_tokens, dec.batch_size)
+            search, then_search = cfg.searches(beam)
+            hyps, stats = decode_split(task, models, cfg.split, search, device, cfg.batching.max_tokens,
+                                       cfg.batching.batch_size)
             texts = [h[0]["text"] for h in hyps]
             if second is not None:
-                hyps, stats2 = second.decode(task.target_dictionary, hyps, beam, dec, device)
+                hyps, stats2 = second.decode(task.target_dictionary, hyps, then_search, cfg.batching, device)
                 texts = [h[0]["text"] for h in hyps]
                 stats = {"sentences": stats["sentences"], "target_tokens": stats2["target_tokens"],
                          "wall_s": stats["wall_s"] + stats2["wall_s"],
@@ -254,8 +257,8 @@ def evaluate(cfg):
         res = {"name": name, "checkpoints": cfg.path + (f" then {cfg.pipeline.then}" if second else ""),
                "data": os.path.abspath(cfg.data), "split": cfg.split,
                "backend": dcr.backend, "compute_type": compute,
-               "src_lang": src_lang, "tgt_lang": tgt_lang, "beam": beam, "lenpen": dec.lenpen,
-               "no_repeat_ngram_size": dec.no_repeat_ngram_size,
+               "src_lang": src_lang, "tgt_lang": tgt_lang, "beam": beam, "lenpen": cfg.search.lenpen,
+               "no_repeat_ngram_size": cfg.search.no_repeat_ngram_size,
                "device": device_label, "fp16": dcr.fp16, "params": params, "ensemble_size": len(models),
                "sentences": stats["sentences"], "target_tokens": stats["target_tokens"], "wall_s": stats["wall_s"],
                "sent_per_s": stats["sentences"] / stats["wall_s"],

@@ -16,9 +16,9 @@ Per update:
 The student and the teacher then run on that batch as on a gold one; the hard loss covers the gold rows only (a
 sampled target has no gold token to match), the divergence covers every row.
 """
-from dataclasses import dataclass
-
 import torch
+
+from kdseq.decoding.generator import build_generator
 
 ON_POLICY_SCHEDULES = ("fixed", "linear", "exp")
 EXP_FLOOR = 0.01  # the exponential schedule: the dataset's share falls to 1% of its start over the schedule
@@ -36,33 +36,22 @@ def on_policy_share(lam, schedule, num_updates, total_updates):
     return lam * (1.0 - EXP_FLOOR ** t) / (1.0 - EXP_FLOOR)
 
 
-@dataclass(frozen=True)
-class SampleSettings:
-    """How the student samples: temperature, and at most ``max_len_a * source length + max_len_b`` tokens before
-    EOS (the batch's padded source length, as fairseq's generator counts it)."""
-    temperature: float = 1.0
-    max_len_a: float = 1.2
-    max_len_b: int = 10
-
-
 class Sampler:
     """The student's own outputs for some rows of a batch, from fairseq's SequenceGenerator with the Sampling
     search. A plain object (not a module), so the student it wraps never enters the criterion's module tree."""
 
-    def __init__(self, tgt_dict, settings):
-        self.tgt_dict, self.settings = tgt_dict, settings
+    def __init__(self, tgt_dict, search):
+        """``search``: a sampling :class:`kdseq.decoding.search.Search` (temperature, at most ``max_len_a * source
+        length + max_len_b`` tokens before EOS, the batch's padded source length as fairseq's generator counts it)."""
+        if not search.sampling:
+            raise ValueError("Sampler needs a sampling Search")
+        self.tgt_dict, self.search = tgt_dict, search
         self._model = self._generator = None
 
     def generator(self, model):
         """The generator of ``model``, built once (again only if another model is given)."""
-        from fairseq import search
-        from fairseq.sequence_generator import SequenceGenerator
-
         if self._model is not model:
-            s = self.settings
-            self._generator = SequenceGenerator(
-                [model], self.tgt_dict, beam_size=1, max_len_a=s.max_len_a, max_len_b=s.max_len_b, min_len=1,
-                temperature=s.temperature, search_strategy=search.Sampling(self.tgt_dict, sampling_topk=-1))
+            self._generator = build_generator([model], self.tgt_dict, self.search)
             self._model = model
         return self._generator
 

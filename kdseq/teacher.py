@@ -74,6 +74,13 @@ class Teacher:
             self.models.append(model)
         self.device, self.dtype = None, None
 
+    @classmethod
+    def for_task(cls, path_spec, task, teacher_data=None):
+        """The teacher of a training (or caching) task: it reads the task's teacher source where the task has one
+        (``--task headline_kd``), whose dictionary is then checked too, else the student's source."""
+        own = getattr(task, "teacher_source_dictionary", None)
+        return cls(path_spec, task, teacher_data, source_dict=(own, task.teacher_dict_file) if own is not None else None)
+
     def to(self, device, dtype=None):
         import torch
 

@@ -1,9 +1,16 @@
 """Text as kdseq reads and writes it: sentencepiece pieces back to text, and the CJK character classes that ROUGE's
 tokenizer and the Chinese-text filters share."""
+import re
 
 CJK_IDEOGRAPHS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # ext. A, unified, compatibility ideographs
 CJK_CHARS = ("\u3040-\u30ff" + CJK_IDEOGRAPHS + "\uac00-\ud7af"
              "\U00020000-\U0003ffff")  # kana, the ideographs above, hangul; ext. B-H, compat. suppl.
+_CJK_IDEOGRAPH = re.compile(f"[{CJK_IDEOGRAPHS}]")
+
+
+def has_cjk(text):
+    """Whether ``text`` holds a Chinese ideograph (a Chinese target, not an untranslated English fall-back)."""
+    return _CJK_IDEOGRAPH.search(text) is not None
 
 
 def detok(pieces):

@@ -18,4 +18,4 @@ The fingerprint (sha256 over the dictionary's symbols and every source and targe
 built from another dataset or dictionary fail loudly instead of training on misaligned targets.
 """
 from kdseq.cache.reader import FORMAT_VERSION, MARKER, TeacherCache, check_unsharded, fingerprint  # noqa: F401
-from kdseq.cache.build import CacheJob, build, build_shard, merge_shards  # noqa: F401
+from kdseq.cache.build import CacheJob, CacheRequest, build, build_shard, merge_shards, run  # noqa: F401

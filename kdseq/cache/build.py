@@ -3,15 +3,21 @@ split, written in a staged folder, optionally in shards merged afterwards (``kds
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass, replace
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
 
 from kdseq import losses
 from kdseq.cache.reader import FORMAT_VERSION, MARKER, array_paths, check_unsharded, fingerprint
+from kdseq.checkpoints import translation_task
+from kdseq.decoding.generator import batches
 from kdseq.errors import KdseqError
+from kdseq.fileio import check_output_dir, inside, staged_dir
+from kdseq.teacher import Teacher
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +38,44 @@ class CacheJob:
     num_shards: int = 1
     shard_id: int = 0
 
+    def __post_init__(self):
+        if self.k < 1:
+            raise KdseqError(f"--topk {self.k}: must be at least 1")
+        if self.num_shards < 1 or not 0 <= self.shard_id < self.num_shards:
+            raise KdseqError(f"--num-shards {self.num_shards} --shard-id {self.shard_id}: need N >= 1 and 0 <= I < N")
+
+
+@dataclass(frozen=True)
+class CacheRequest:
+    """What ``kdseq-cache-teacher`` is asked: compute ``splits`` of the cache of ``data`` with the teacher (a shard
+    of it with ``job.num_shards`` > 1), or join the shards (``merge``, no teacher)."""
+    data: str
+    job: CacheJob
+    splits: Tuple[str, ...] = ("train", "valid")
+    teacher_path: Optional[str] = None
+    teacher_data: Optional[str] = None
+    teacher_source_data: Optional[str] = None   # --task headline_kd: the teacher reads this folder's sources
+    merge: bool = False
+
+    def __post_init__(self):
+        check_unsharded(self.data)
+        out = self.job.cache_dir
+        if inside(out, self.data) or inside(self.data, out):
+            raise KdseqError(f"--out-dir {out} and the data {self.data} overlap: put the cache outside the data folder "
+                             "(the input is never written to)")
+        if self.merge == bool(self.teacher_path):
+            raise KdseqError("give --teacher-path to compute (a shard of) the cache, or --merge without it to join "
+                             "shards")
+        if self.teacher_source_data and ":" in self.teacher_source_data:
+            raise KdseqError(f"--teacher-source-data {self.teacher_source_data}: a cache holds one teacher source's "
+                             "distributions: give one folder (teachers reading their own sources are run online, "
+                             "fairseq-train --task headline_kd --teacher-path a.pt:b.pt --teacher-source-data A:B)")
+
 
 @torch.no_grad()
 def _teacher_rows(teacher, task, split, job):
     """(step, sentence id, top-k ids (n, k) uint16, log-probs (n, k) float32) for every target sentence of the
     batches ``step % num_shards == shard_id`` of ``split`` (the same batches, in the same order, every run)."""
-    from kdseq.decode import batches
-
     sizes = task.dataset(split).tgt_sizes
     device = job.device
     teacher.to(torch.device(device))
@@ -46,7 +83,7 @@ def _teacher_rows(teacher, task, split, job):
         if step % job.num_shards != job.shard_id or "net_input" not in sample:
             continue
         if device != "cpu":
-            from fairseq import utils
+            from fairseq import utils  # fairseq is loaded already (the task's)
 
             sample = utils.move_to_cuda(sample, device=torch.device(device))
         net_input = sample.get("teacher_net_input") or sample["net_input"]  # headline_kd: the teacher's source
@@ -60,8 +97,6 @@ def _open_cache_dir(cache_dir):
     """Refuse a folder that is not a teacher cache; mark a new one as such. Shards started at once may open the
     same new folder: the marker is created in place with O_EXCL (no temporary file another shard could see in the
     folder before the marker), by whichever comes first."""
-    from kdseq.fileio import check_output_dir
-
     check_output_dir(cache_dir, MARKER)
     os.makedirs(cache_dir, exist_ok=True)
     try:
@@ -81,8 +116,6 @@ def build_shard(teacher, task, split, job):
     """One of ``num_shards`` parts of ``build``: the teacher runs on every num_shards-th batch (the batches are
     the same, in the same order, in every shard) and ``cache_dir/<split>.shards/shard-i-of-N/`` gets those
     sentences' rows (sids.npy, ids.npy, lp.npy, meta.json); :func:`merge_shards` then writes ``<split>/``."""
-    from kdseq.fileio import staged_dir
-
     k, cache_dir, num_shards, shard_id = job.k, job.cache_dir, job.num_shards, job.shard_id
     dataset, dictionary = _checked_split(task, split, k)
     _open_cache_dir(cache_dir)
@@ -112,10 +145,6 @@ def merge_shards(task, split, cache_dir, num_shards):
     """Join the ``num_shards`` shards of ``split`` into ``cache_dir/<split>/`` (the layout :func:`build` writes,
     identical to an unsharded build), after checking that they are all there, of this data, and cover every
     sentence once; then remove the shards."""
-    import shutil
-
-    from kdseq.fileio import staged_dir
-
     dataset, dictionary = _checked_split(task, split, 1)
     fp = fingerprint(dataset, dictionary)
     metas, missing = [], []
@@ -134,15 +163,9 @@ def merge_shards(task, split, cache_dir, num_shards):
         if m["fingerprint"] != fp or m["k"] != metas[0]["k"] or m["teacher"] != metas[0]["teacher"]:
             raise KdseqError(f"--merge: shard {m['shard_id']} of {split!r} was built from other data, another k or "
                              "another teacher than shard 0: rebuild it")
-    k = metas[0]["k"]
     sizes = np.asarray(dataset.tgt_sizes, dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    total = int(offsets[-1])
-    seen = np.zeros(len(dataset), dtype=np.int64)
-    with staged_dir(os.path.join(cache_dir, split), flag="--out-dir") as tmp:
-        paths = array_paths(tmp)
-        ids = np.lib.format.open_memmap(paths["ids.npy"], mode="w+", dtype=np.uint16, shape=(total, k))
-        lp = np.lib.format.open_memmap(paths["lp.npy"], mode="w+", dtype=np.float32, shape=(total, k))
+
+    def rows():
         for i in range(num_shards):
             d = shard_dir(cache_dir, split, num_shards, i)
             try:
@@ -152,24 +175,52 @@ def merge_shards(task, split, cache_dir, num_shards):
             row = 0
             for sid in sids.tolist():
                 n = int(sizes[sid])
-                ids[offsets[sid]:offsets[sid + 1]] = sh_ids[row:row + n]
-                lp[offsets[sid]:offsets[sid + 1]] = sh_lp[row:row + n]
+                yield sid, sh_ids[row:row + n], sh_lp[row:row + n]
                 row += n
-                seen[sid] += 1
+
+    def check(seen):
         if not (seen == 1).all():
             raise KdseqError(f"--merge: the shards of {split!r} cover {int((seen == 0).sum())} sentences not at all and "
                              f"{int((seen > 1).sum())} twice: were they built with other --max-tokens? Rebuild them")
+
+    meta = {"teacher": metas[0]["teacher"], "seconds": sum(m["seconds"] for m in metas), "merged_shards": num_shards}
+    meta = _write_split(task, split, metas[0]["k"], rows(), check, meta, cache_dir)
+    shutil.rmtree(os.path.join(cache_dir, f"{split}.shards"))  # made by build_shard
+    return meta
+
+
+def _write_split(task, split, k, rows, check, extra, cache_dir, start=None):
+    """Write ``<cache_dir>/<split>/`` in a staged folder: the rows (sentence id, top-k ids, log-probs) into the
+    arrays at their sentence's offsets, ``check(seen)`` (how often each sentence came) before anything is renamed
+    into place, then the offsets and meta.json (``extra`` added to it; ``start``: the build's perf_counter start,
+for its seconds). The one writer of a split's arrays: a built
+    and a merged cache are the same bytes."""
+    dataset, dictionary = task.dataset(split), task.target_dictionary
+    sizes = np.asarray(dataset.tgt_sizes, dtype=np.int64)  # target lengths with EOS, as binarized
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    total = int(offsets[-1])
+    with staged_dir(os.path.join(cache_dir, split), flag="--out-dir") as tmp:
+        paths = array_paths(tmp)
+        ids = np.lib.format.open_memmap(paths["ids.npy"], mode="w+", dtype=np.uint16, shape=(total, k))
+        lp = np.lib.format.open_memmap(paths["lp.npy"], mode="w+", dtype=np.float32, shape=(total, k))
+        seen = np.zeros(len(dataset), dtype=np.int64)
+        for sid, top_ids, top_lp in rows:
+            ids[offsets[sid]:offsets[sid + 1]] = top_ids
+            lp[offsets[sid]:offsets[sid + 1]] = top_lp
+            seen[sid] += 1
+        check(seen)
         ids.flush()
         lp.flush()
         del ids, lp
-        with open(paths["offsets.npy"], "wb") as f:
+        with open(paths["offsets.npy"], "wb") as f:  # a file object: np.save would append .npy to the name
             np.save(f, offsets)
         meta = {"format": FORMAT_VERSION, "split": split, "k": k, "sentences": len(dataset), "tokens": total,
-                "teacher": metas[0]["teacher"], "data": task.cfg.data, "dictionary_size": len(dictionary),
-                "fingerprint": fp, "seconds": sum(m["seconds"] for m in metas), "merged_shards": num_shards}
+                "teacher": None, "data": task.cfg.data, "dictionary_size": len(dictionary),
+                "fingerprint": fingerprint(dataset, dictionary), "seconds": None, **extra}
+        if start is not None:
+            meta["seconds"] = time.perf_counter() - start
         with open(paths["meta.json"], "w") as f:
             json.dump(meta, f, indent=1)
-    shutil.rmtree(os.path.join(cache_dir, f"{split}.shards"))  # made by build_shard
     return meta
 
 
@@ -197,40 +248,43 @@ def build(teacher, task, split, job, log_every=0):
     """Run ``teacher`` (a kdseq.teacher.Teacher) over ``split`` of ``task`` and write ``<job.cache_dir>/<split>/``
     atomically (a cache folder may gain splits one at a time; an existing split is rebuilt); ``job``: a
     :class:`CacheJob` (its shards are ignored: see :func:`build_shard`)."""
-    from kdseq.fileio import staged_dir
-
-    k, cache_dir = job.k, job.cache_dir
     job = replace(job, num_shards=1, shard_id=0)
-    dataset, dictionary = _checked_split(task, split, k)
-    _open_cache_dir(cache_dir)
-    sizes = np.asarray(dataset.tgt_sizes, dtype=np.int64)  # target lengths with EOS, as binarized
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    total = int(offsets[-1])
+    dataset, _ = _checked_split(task, split, job.k)
+    _open_cache_dir(job.cache_dir)
     start = time.perf_counter()
-    with staged_dir(os.path.join(cache_dir, split), flag="--out-dir") as tmp:
-        paths = array_paths(tmp)
-        ids = np.lib.format.open_memmap(paths["ids.npy"], mode="w+", dtype=np.uint16, shape=(total, k))
-        lp = np.lib.format.open_memmap(paths["lp.npy"], mode="w+", dtype=np.float32, shape=(total, k))
-        done = np.zeros(len(dataset), dtype=bool)
-        last = -1
+
+    def rows():
+        done, last = 0, -1
         for step, sid, top_ids, top_lp in _teacher_rows(teacher, task, split, job):
-            ids[offsets[sid]:offsets[sid + 1]] = top_ids
-            lp[offsets[sid]:offsets[sid + 1]] = top_lp
-            done[sid] = True
+            yield sid, top_ids, top_lp
+            done += 1
             if log_every and step != last and step % log_every == 0:
-                log.info(f"{int(done.sum())}/{len(dataset)} sentences")
+                log.info(f"{done}/{len(dataset)} sentences")
             last = step
-        if not done.all():
-            raise KdseqError(f"{int((~done).sum())} sentences of {split!r} were skipped (longer than the teacher's "
+
+    def check(seen):
+        if not seen.all():
+            raise KdseqError(f"{int((seen == 0).sum())} sentences of {split!r} were skipped (longer than the teacher's "
                              "max positions?): the cache must cover every sentence")
-        ids.flush()
-        lp.flush()
-        del ids, lp
-        with open(paths["offsets.npy"], "wb") as f:  # a file object: np.save would append .npy to the name
-            np.save(f, offsets)
-        meta = {"format": FORMAT_VERSION, "split": split, "k": k, "sentences": len(dataset), "tokens": total,
-                "teacher": teacher.paths, "data": task.cfg.data, "dictionary_size": len(dictionary),
-                "fingerprint": fingerprint(dataset, dictionary), "seconds": time.perf_counter() - start}
-        with open(paths["meta.json"], "w") as f:
-            json.dump(meta, f, indent=1)
-    return meta
+
+    return _write_split(task, split, job.k, rows(), check, {"teacher": teacher.paths}, job.cache_dir, start)
+
+
+def run(request):
+    """What ``kdseq-cache-teacher`` does for a :class:`CacheRequest`: one meta dict per split (without its
+    fingerprint)."""
+    if request.teacher_source_data:
+        task = translation_task(request.data, "headline_kd", extra_args=["--teacher-source-data",
+                                                                         request.teacher_source_data])
+    else:
+        task = translation_task(request.data)
+    job, metas = request.job, []
+    if request.merge:
+        metas = [merge_shards(task, split, job.cache_dir, job.num_shards) for split in request.splits]
+    else:
+        teacher = Teacher.for_task(request.teacher_path, task, request.teacher_data)
+        write = build_shard if job.num_shards > 1 else build
+        metas = [write(teacher, task, split, job) for split in request.splits]
+    for meta in metas:
+        meta.pop("fingerprint")
+    return metas

@@ -20,7 +20,7 @@ def get_parser():
 
 @user_errors("kdseq-combine")
 def main(argv=None):
-    from kdseq.combine import combine
+    from kdseq.seqkd.combine import combine
 
     a = get_parser().parse_args(argv)
     record = combine(a.inputs, a.out_dir, force=a.force)

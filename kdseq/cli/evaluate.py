@@ -1,10 +1,10 @@
 """kdseq-evaluate: decode a test split greedy and with beam search, score it, time it, print a table."""
 import argparse
-import math
 
 from kdseq.cli import user_errors
+from kdseq.decoding.search import Search
 from kdseq.errors import KdseqError
-from kdseq.evaluate import Decoder, Decoding, EvalConfig, PipelineSpec, evaluate
+from kdseq.evaluate import Batching, Decoder, EvalConfig, PipelineSpec, evaluate
 from kdseq.report import markdown_table
 
 
@@ -45,35 +45,23 @@ def get_parser():
     return p
 
 
-@user_errors("kdseq-evaluate")
-def main(argv=None):
-    a = get_parser().parse_args(argv)
+def build_config(a):
+    """The :class:`EvalConfig` of parsed flags (each part checks its values)."""
     try:
-        beams = [int(b) for b in a.beams.split(",")]
+        beams = tuple(int(b) for b in a.beams.split(","))
     except ValueError:
         raise KdseqError(f"--beams {a.beams!r}: give comma-separated integers, e.g. 1,5") from None
-    if any(b < 1 for b in beams):
-        raise KdseqError(f"--beams {a.beams!r}: beam sizes must be >= 1")
-    for pre, la, lb in (("", a.max_len_a, a.max_len_b), ("first-", a.first_max_len_a, a.first_max_len_b)):
-        if not math.isfinite(la) or la < 0 or lb < 0 or (la == 0 and lb < 1):
-            raise KdseqError(f"--{pre}max-len-a {la} --{pre}max-len-b {lb}: give a >= 0 and b >= 0, not both 0")
-    if not math.isfinite(a.lenpen):
-        raise KdseqError(f"--lenpen {a.lenpen}: must be a finite number")
-    if a.max_tokens < 1 or (a.batch_size is not None and a.batch_size < 1):
-        raise KdseqError("--max-tokens and --batch-size must be at least 1")
-    if a.no_repeat_ngram_size < 0 or a.no_repeat_ngram_size == 1:
-        # fairseq's CPU n-gram blocker compares tokens[-(n - 1):], the whole output for n = 1
-        raise KdseqError(f"--no-repeat-ngram-size {a.no_repeat_ngram_size}: give 0 (none) or 2 and more")
-    if a.threads < 0:
-        raise KdseqError(f"--threads {a.threads}: must be >= 0")
     pipeline = PipelineSpec(a.then, a.then_data, (a.first_max_len_a, a.first_max_len_b)) if a.then else None
-    cfg = EvalConfig(a.path, a.data, a.split, tuple(beams), a.reference, a.name, a.output_dir,
-                     decoding=Decoding(a.lenpen, a.max_len_a, a.max_len_b, a.max_tokens, a.batch_size,
-                                       a.no_repeat_ngram_size),
-                     decoder=Decoder(a.backend, "cpu" if a.cpu else None, a.fp16, a.compute_type, a.threads),
-                     pipeline=pipeline)
-    results = evaluate(cfg)
-    print(markdown_table(results))
+    return EvalConfig(a.path, a.data, a.split, beams, a.reference, a.name, a.output_dir,
+                      search=Search(1, 1, a.lenpen, a.max_len_a, a.max_len_b, a.no_repeat_ngram_size),
+                      batching=Batching(a.max_tokens, a.batch_size),
+                      decoder=Decoder(a.backend, "cpu" if a.cpu else None, a.fp16, a.compute_type, a.threads),
+                      pipeline=pipeline)
+
+
+@user_errors("kdseq-evaluate")
+def main(argv=None):
+    print(markdown_table(evaluate(build_config(get_parser().parse_args(argv)))))
 
 
 def cli_main():

@@ -8,9 +8,9 @@ from kdseq.cli import user_errors
 
 def criterion_flags():
     """[(flag, default, help)] of --criterion word_kd's own flags (the label-smoothing ones are fairseq's)."""
-    from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterionConfig
+    from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEntropyCriterionConfig  # heavy
 
-    from kdseq.criterions.word_kd_config import WordKDConfig
+    from kdseq.criterions.word_kd_config import WordKDConfig  # imports fairseq
 
     inherited = {f.name for f in dataclasses.fields(LabelSmoothedCrossEntropyCriterionConfig)}
     out = []
@@ -22,6 +22,17 @@ def criterion_flags():
     return out
 
 
+def task_flags():
+    """[(flag, default, help)] of kdseq's tasks' own flags (--task headline_kd's; translation_kd adds none)."""
+    from fairseq.tasks.translation import TranslationConfig  # heavy
+
+    from kdseq.tasks.headline_kd import HeadlineKDConfig  # imports fairseq
+
+    inherited = {f.name for f in dataclasses.fields(TranslationConfig)}
+    return [("--" + f.name.replace("_", "-"), f.default, f.metadata["help"])
+            for f in dataclasses.fields(HeadlineKDConfig) if f.name not in inherited]
+
+
 @user_errors("kdseq-flags")
 def main(argv=None):
     argparse.ArgumentParser(prog="kdseq-flags", description=__doc__).parse_args(argv)
@@ -31,6 +42,9 @@ def main(argv=None):
     for flag, default, text in criterion_flags():
         print(f"  {flag} (default {default!r})\n      {text}")
     print("  and fairseq's --label-smoothing, --ignore-prefix-size, --report-accuracy, --sentence-avg")
+    print("--task headline_kd (translation_kd whose batches carry the teacher's own source):")
+    for flag, default, text in task_flags():
+        print(f"  {flag} (default {default!r})\n      {text}")
 
 
 def cli_main():

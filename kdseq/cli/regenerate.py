@@ -13,10 +13,10 @@ A killed run, rerun with the same command, continues from the last finished chun
 """
 import argparse
 import json
-import math
 
 from kdseq.cli import user_errors
-from kdseq.errors import KdseqError
+from kdseq.seqkd.config import Inputs, Outputs, RegenerateConfig, Runtime, Search, Work
+from kdseq.seqkd.run import regenerate
 
 
 def get_parser():
@@ -47,6 +47,9 @@ def get_parser():
     g.add_argument("--lenpen", type=float, default=1.0)
     g.add_argument("--max-len-a", type=float, default=1.2)
     g.add_argument("--max-len-b", type=int, default=10)
+    g.add_argument("--no-repeat-ngram-size", type=int, default=0, metavar="N",
+                   help="forbid any N-gram of pieces twice in a hypothesis: loop control at decoding (0: none; "
+                        "N >= 2; recorded in state.json, so a resume must give the same)")
     g.add_argument("--max-tokens", type=int,
                    help="padded source tokens per batch (default: 2048 for CTranslate2 on CPU, where several "
                         "batches run side by side; 16384 on a GPU; 4096 otherwise)")
@@ -83,65 +86,21 @@ def get_parser():
     return p
 
 
-def check_args(p, a):
-    from kdseq.seqkd import SELECTORS
-
-    for flag, v, lo in (("--beam", a.beam, 1), ("--nbest", a.nbest, 1), ("--chunk-size", a.chunk_size, 1),
-                        ("--num-shards", a.num_shards, 1), ("--max-tokens", a.max_tokens, 1),
-                        ("--max-sentences", a.max_sentences, 1), ("--threads", a.threads, 0),
-                        ("--max-chunks", a.max_chunks, 1)):
-        if v is not None and v < lo:
-            p.error(f"{flag} {v}: must be at least {lo}")
-    for flag, v in (("--lenpen", a.lenpen), ("--max-len-a", a.max_len_a), ("--max-len-ratio", a.max_len_ratio),
-                    ("--headline-ratio", a.headline_ratio)):
-        if not math.isfinite(v) or v < 0:
-            p.error(f"{flag} {v}: must be a finite number >= 0")
-    if a.max_len_b < 0 or a.max_repeats < 0:
-        p.error("--max-len-b and --max-repeats must be >= 0")
-    if a.nbest > a.beam:
-        p.error(f"--nbest {a.nbest} is larger than --beam {a.beam}: beam search keeps only --beam hypotheses")
-    if not 0 <= a.shard_id < a.num_shards:
-        p.error(f"--shard-id {a.shard_id}: must lie in [0, {a.num_shards - 1}] for --num-shards {a.num_shards}")
-    a.select = [s.strip() for s in a.select.split(",") if s.strip()]
-    for s in a.select:
-        if s not in SELECTORS:
-            p.error(f"--select {s}: choose from {', '.join(SELECTORS)}")
-    if any(s != "best" for s in a.select) and a.nbest == 1 and not a.merge:  # a merge: state.json's n-best
-        p.error(f"--select {','.join(a.select)}: seq-inter picks among n-best hypotheses; give --nbest > 1 "
-                "(e.g. --nbest 5)")
-
-
 def build_config(a):
-    """The :class:`RegenerateConfig` of parsed flags."""
-    from kdseq.seqkd.config import Inputs, Outputs, RegenerateConfig, Runtime, Search, Work
-
+    """The :class:`RegenerateConfig` of parsed flags (each part checks its values)."""
     return RegenerateConfig(
-        inputs=Inputs(a.data, a.out_dir, a.teacher_path, a.split, a.teacher_data, *teacher_sources(a.teacher_source)),
-        search=Search(a.beam, a.nbest, a.lenpen, a.max_len_a, a.max_len_b),
+        inputs=Inputs(a.data, a.out_dir, a.teacher_path, a.split, a.teacher_data,
+                      *Inputs.teacher_sources(a.teacher_source)),
+        search=Search(a.beam, a.nbest, a.lenpen, a.max_len_a, a.max_len_b, a.no_repeat_ngram_size),
         runtime=Runtime(a.backend, a.device, a.compute_type, a.max_tokens, a.max_sentences, a.threads, a.ct2_cache),
         work=Work(a.chunk_size, a.num_shards, a.shard_id, a.merge, a.max_chunks, not a.no_progress),
-        outputs=Outputs(tuple(a.select), a.max_len_ratio, a.max_repeats, a.keep_original, a.headline_ratio))
-
-
-def teacher_sources(spec):
-    """(the source the teacher reads, other teachers' sources) of --teacher-source A[:B...]."""
-    if not spec:
-        return None, ()
-    folders = spec.split(":")
-    if not all(folders):
-        raise KdseqError(f"--teacher-source {spec}: an empty folder name: give folders joined by ':'")
-    return folders[0], tuple(folders[1:])
+        outputs=Outputs(tuple(s.strip() for s in a.select.split(",") if s.strip()), a.max_len_ratio, a.max_repeats,
+                        a.keep_original, a.headline_ratio))
 
 
 @user_errors("kdseq-regenerate")
 def main(argv=None):
-    from kdseq.seqkd.run import regenerate
-
-    p = get_parser()
-    a = p.parse_args(argv)
-    check_args(p, a)
-    if not a.teacher_path and not a.merge:
-        p.error("--teacher-path is required (only --merge does without a teacher)")
+    a = get_parser().parse_args(argv)
     print(json.dumps(regenerate(build_config(a)), sort_keys=True))
 
 

@@ -35,85 +35,12 @@ from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEn
     label_smoothed_nll_loss
 
 from kdseq import losses
-from kdseq.cache import TeacherCache
 from kdseq.criterions.word_kd_config import WordKDConfig, check_config, teacher_weights
+from kdseq.decoding.search import Search
 from kdseq.errors import KdseqError
-from kdseq.onpolicy import OnPolicy, SampleSettings, Sampler
+from kdseq.onpolicy import OnPolicy, Sampler
+from kdseq.soft_targets import CachedTeacher, OnlineTeacher
 from kdseq.teacher import Teacher
-
-
-class OnlineTeacher:
-    """A live teacher (one checkpoint or an ensemble) as a source of soft targets. With ``weights`` (one per
-    member, summing to 1) or ``own_sources`` (each member reads its own source, ``teacher_net_inputs``), the
-    members' probabilities are averaged here, row by row: a member whose source is empty on a row (EOS alone)
-    takes no part there, the others' weights renormalised. :meth:`scores` then gives that average as one member's
-    log-probabilities."""
-
-    def __init__(self, teacher, weights=None, own_sources=False):
-        self.teacher, self.weights, self.own_sources = teacher, weights, own_sources
-
-    def scores(self, sample, student, prefix):
-        """Each member's logits for the batch (or their weighted average), as (B*T, V) rows aligned with the
-        student's."""
-        self.teacher.to(student.device)
-        if self.own_sources:
-            net_input = sample["teacher_net_inputs"]
-        else:
-            net_input = sample.get("teacher_net_input") or sample["net_input"]
-        raw = self.teacher(net_input)
-        teacher = [t[:, prefix:, :].reshape(-1, t.size(-1)) for t in raw]
-        if teacher[0].shape != student.shape:
-            raise KdseqError(f"the teacher gave {tuple(teacher[0].shape)} scores where the student has "
-                             f"{tuple(student.shape)}: teacher and student must score the same target")
-        if not self.own_sources and self.weights is None:
-            return teacher
-        w = torch.tensor(self.weights or [1.0 / len(teacher)] * len(teacher), device=student.device)
-        if self.own_sources:  # (B, M): a member reads nothing on a row whose source is EOS alone
-            present = torch.stack([x["src_lengths"].to(student.device) > 1 for x in net_input], dim=1)
-            w = w * present
-            w = w / w.sum(1, keepdim=True)
-            w = w.repeat_interleave(raw[0].size(1) - prefix, dim=0)  # (B*T, M), the rows' order
-        return [losses.weighted_ensemble_logprobs(teacher, w)]
-
-    def soft_loss(self, crit, sample, student, student_lp, mask, prefix):
-        return crit.soft_from_logits(student, self.scores(sample, student, prefix), student_lp, mask)
-
-
-class CachedTeacher:
-    """The teacher's stored top-k (kdseq-cache-teacher), looked up by subset and sample id."""
-
-    def __init__(self, cache_dir, task, subsets, topk):
-        self.cache_dir, self.caches = cache_dir, {}
-        for subset in subsets:  # all checked now: a wrong cache fails before the first update, not after it
-            cache = TeacherCache(cache_dir, subset)
-            if topk > cache.k:
-                raise KdseqError(f"--kd-topk {topk} exceeds the cache's k = {cache.k} ({cache.path})")
-            if subset not in task.datasets:
-                task.load_dataset(subset)
-            cache.check(task.dataset(subset), task.target_dictionary)
-            self.caches[subset] = cache
-
-    def soft_loss(self, crit, sample, student, student_lp, mask, prefix):
-        subset = sample.get("kd_subset")
-        if subset is None:
-            raise KdseqError("--teacher-cache needs --task translation_kd (its batches name their subset)")
-        if subset not in self.caches:
-            raise KdseqError(f"--teacher-cache {self.cache_dir}: no cache for subset {subset!r}: build it with "
-                             f"kdseq-cache-teacher --splits {subset}")
-        cache = self.caches[subset]
-        rows = mask.bool().nonzero(as_tuple=True)[0]
-        lengths = sample["target"].ne(crit.padding_idx).sum(1).tolist()
-        ids, lp = cache.lookup(sample["id"].tolist(), lengths, student.device)
-        if crit.kd_topk and crit.kd_topk < cache.k:
-            ids, lp = ids[:, : crit.kd_topk], lp[:, : crit.kd_topk]
-            lp = lp - lp.logsumexp(-1, keepdim=True)
-        full_ids = ids.new_zeros(student.size(0), ids.size(1))
-        full_ids[rows] = ids
-        full_lp = lp.new_zeros(student.size(0), lp.size(1))
-        full_lp[rows] = lp
-        soft = losses.soft_target_loss(student, full_lp, crit.kd_temperature, teacher_ids=full_ids,
-                                       student_logprobs=student_lp, row_mask=mask)
-        return soft, losses.argmax_agreement(student, full_ids, mask)
 
 
 @register_criterion("word_kd", dataclass=WordKDConfig)
@@ -132,9 +59,7 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
         self.num_updates = None
         # plain attributes holding plain objects: not submodules, so never optimised, cast, wrapped or saved
         if cfg.teacher_path:
-            own = getattr(task, "teacher_source_dictionary", None)  # --task headline_kd: the teacher's source
-            teacher = Teacher(cfg.teacher_path, task, cfg.teacher_data or None, source_dict=(
-                own, task.teacher_dict_file) if own is not None else None)
+            teacher = Teacher.for_task(cfg.teacher_path, task, cfg.teacher_data or None)
             n_sources = getattr(task, "teacher_source_count", 1)
             if n_sources > 1 and n_sources != len(teacher.models):
                 raise KdseqError(f"--teacher-source-data gives {n_sources} sources, --teacher-path {len(teacher.models)} "
@@ -153,7 +78,8 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
             not cfg.kd_topk and cfg.kd_temperature == 1.0 and cfg.kd_divergence == "forward"
         self.on_policy = None
         if cfg.kd_on_policy > 0:
-            settings = SampleSettings(cfg.kd_sample_temperature, cfg.kd_sample_max_len_a, cfg.kd_sample_max_len_b)
+            settings = Search(beam=1, sampling=True, temperature=cfg.kd_sample_temperature,
+                              max_len_a=cfg.kd_sample_max_len_a, max_len_b=cfg.kd_sample_max_len_b)
             self.on_policy = OnPolicy(cfg.kd_on_policy, cfg.kd_on_policy_schedule,
                                       cfg.kd_on_policy_updates or cfg.max_update,
                                       Sampler(task.target_dictionary, settings), self.padding_idx,
@@ -171,9 +97,7 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
     def current_alpha(self):
         if not self.kd_anneal:
             return self.kd_alpha
-        if self.num_updates is None:
-            raise KdseqError("--kd-anneal needs --task translation_kd (it gives the criterion the update number)")
-        return 1.0 - losses.annealed_gold_weight(self.num_updates, self.anneal_updates)
+        return 1.0 - losses.annealed_gold_weight(self.num_updates or 0, self.anneal_updates)  # None: no update yet
 
     def soft_from_logits(self, student, teacher_list, student_lp, mask):
         """(soft loss summed over the rows of ``mask``, argmax agreement count); inputs are (B*T, V) rows."""
@@ -236,9 +160,6 @@ class WordKDCriterion(LabelSmoothedCrossEntropyCriterion):
     def forward(self, model, sample, reduce=True):
         on_rows, sampled = None, 0
         if self.on_policy is not None and model.training:  # validation scores the gold targets
-            if self.on_policy.schedule != "fixed" and self.num_updates is None:
-                raise KdseqError(f"--kd-on-policy-schedule {self.on_policy.schedule} needs --task translation_kd "
-                                 "(it gives the criterion the update number)")
             sample, on_rows, sampled = self.on_policy.resample(model, sample, self.num_updates)
         net_output = model(**sample["net_input"])
         alpha = self.current_alpha()

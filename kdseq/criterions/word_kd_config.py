@@ -11,6 +11,7 @@ from kdseq import losses
 from kdseq.cache import check_unsharded
 from kdseq.errors import KdseqError
 from kdseq.onpolicy import ON_POLICY_SCHEDULES
+from kdseq.tasks.translation_kd import TranslationKDTask
 
 KD_LOSS_CHOICES = ChoiceEnum(["kl", "mse"])
 DIVERGENCE_CHOICES = ChoiceEnum(list(losses.DIVERGENCES))
@@ -94,7 +95,7 @@ def check_config(cfg, task):
         raise KdseqError("--teacher-cache stores top-k log-probabilities, not logits: use --kd-loss kl")
     if cfg.teacher_cache and cfg.ignore_prefix_size:
         raise KdseqError("--teacher-cache does not support --ignore-prefix-size")
-    if cfg.teacher_cache and not getattr(task, "tags_subsets", False):
+    if cfg.teacher_cache and not isinstance(task, TranslationKDTask):
         raise KdseqError("--teacher-cache needs --task translation_kd (its batches name their subset, so each "
                          "subset is scored against its own cache)")
     if cfg.teacher_cache:
@@ -103,6 +104,10 @@ def check_config(cfg, task):
         raise KdseqError(f"--kd-anneal-updates {cfg.kd_anneal_updates}: must be >= 0")
     if cfg.kd_anneal and (cfg.kd_anneal_updates or cfg.max_update) <= 0:
         raise KdseqError("--kd-anneal needs --kd-anneal-updates N or --max-update N (N > 0)")
+    scheduled = cfg.kd_on_policy > 0 and cfg.kd_on_policy_schedule != "fixed"
+    if (cfg.kd_anneal or scheduled) and not isinstance(task, TranslationKDTask):  # refused before any update
+        flag = "--kd-anneal" if cfg.kd_anneal else f"--kd-on-policy-schedule {cfg.kd_on_policy_schedule}"
+        raise KdseqError(f"{flag} needs --task translation_kd (it gives the criterion the update number)")
 
 
 def teacher_weights(cfg):

@@ -18,13 +18,14 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from kdseq.data.libreoffice import align, has_cjk
+from kdseq.data.libreoffice import align
 from kdseq.data.sources.debian import debian_descriptions
 from kdseq.data.sources.help import lo_sections, ui_strings
 from kdseq.data.sources.inews import check_inews_files, inews
 from kdseq.data.sources.text import clean, words
 from kdseq.errors import KdseqError
 from kdseq.fileio import check_output_dir, staged_dir
+from kdseq.text import has_cjk
 
 MIN_CONTAINED = 40  # a held-out text this long inside a longer training text is a leak (a package repeating
                    # another's description plus a paragraph, a help body repeating a held-out one)

@@ -13,17 +13,12 @@ import re
 
 from kdseq.errors import KdseqError
 from kdseq.fileio import check_output_dir, staged_dir
-from kdseq.text import CJK_IDEOGRAPHS
+from kdseq.text import has_cjk
 
 SEGMENT_TAGS = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "td", "li"}
 SKIP_TAGS = {"script", "style", "head", "title"}
 VOID_TAGS = {"br", "img", "meta", "link", "input", "hr", "col", "area", "base", "embed", "source", "wbr"}
-_CJK = re.compile(f"[{CJK_IDEOGRAPHS}]")
 _SPACE = re.compile(r"\s+")
-
-
-def has_cjk(text):
-    return _CJK.search(text) is not None
 
 
 class _SegmentParser(html.parser.HTMLParser):

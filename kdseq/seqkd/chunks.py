@@ -9,29 +9,19 @@ import os
 import sys
 import time
 
+from tqdm import tqdm
+
+from kdseq.decoding.backends import length_batches
+from kdseq.decoding.search import RECORD_KEYS
 from kdseq.errors import KdseqError
 from kdseq.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 
+# what a resume or another shard must share with the folder's first run: the data, the teacher, the resolved decoder
+# and every field of the decoding configuration
 STATE_KEYS = ("split", "data_fingerprint", "teacher_source_fingerprint", "teacher_sha256", "backend",
-              "compute_type", "beam", "nbest", "lenpen", "max_len_a", "max_len_b", "chunk_size")
-
-
-def length_batches(ids, lengths, max_tokens, max_sentences):
-    """Cut ``ids`` sorted by length (longest first) into batches of at most ``max_tokens`` padded source tokens
-    and ``max_sentences`` sentences."""
-    order = sorted(ids, key=lambda i: (-lengths[i], i))
-    batch, longest = [], 0
-    for i in order:
-        n = max(longest, lengths[i])
-        if batch and (n * (len(batch) + 1) > max_tokens or len(batch) >= max_sentences):
-            yield batch
-            batch, n = [], lengths[i]
-        batch.append(i)
-        longest = n
-    if batch:
-        yield batch
+              "compute_type", *RECORD_KEYS, "chunk_size")
 
 
 def chunk_path(out_dir, split, c):
@@ -93,8 +83,6 @@ def decode_chunks(backend, corpus, out_dir, work, max_tokens, max_sentences):
     total = sum(min(chunk_size, n - c * chunk_size) for c in todo)
     bar = None
     if progress and total:
-        from tqdm import tqdm
-
         bar = tqdm(total=total, unit="sent", desc=f"regenerate {corpus.split}", file=sys.stderr,
                    mininterval=1.0, dynamic_ncols=True)
     done_sents, done_tokens = 0, 0

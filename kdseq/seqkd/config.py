@@ -4,10 +4,14 @@ flags; :func:`kdseq.seqkd.run.regenerate` takes a :class:`RegenerateConfig`.
 Only :class:`Search` and the resolved backend and compute type change the hypotheses: they are recorded in
 ``state.json`` and a resume or another shard must match them. :class:`Runtime` (batching, threads) and
 :class:`Work` (which chunks this run decodes) change speed only, :class:`Outputs` only what a merge writes."""
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Optional, Tuple
 
-from kdseq.search import Search  # noqa: F401  (a regeneration's beam search, as every decoder's)
+from kdseq.decoding.runtime import Runtime
+from kdseq.decoding.search import Search
+from kdseq.errors import KdseqError
+from kdseq.seqkd import SELECTORS
 
 
 @dataclass(frozen=True)
@@ -20,28 +24,19 @@ class Inputs:
     teacher_source: Optional[str] = None   # a binarized folder whose aligned sources the teacher reads
     other_sources: Tuple[str, ...] = ()    # other teachers' sources (aligned folders): written for the kept pairs
 
+    def __post_init__(self):
+        if self.other_sources and not self.teacher_source:
+            raise KdseqError("other teachers' sources need --teacher-source (the one this teacher reads) first")
 
-@dataclass(frozen=True)
-class Runtime:
-    """Which decoder, where, and how the work is batched. backend and compute_type, once resolved ('auto' ->
-    'ctranslate2'/'float32' ...), are recorded in state.json; the rest changes speed only."""
-    backend: str = "auto"                  # auto | ctranslate2 | fairseq
-    device: str = "auto"                   # auto | cpu | cuda
-    compute_type: str = "auto"
-    max_tokens: Optional[int] = None       # padded source tokens per batch (None: by device and backend)
-    max_sentences: Optional[int] = None
-    threads: int = 0                       # 0: every core
-    ct2_cache: Optional[str] = None
-
-    def batch_limits(self, gpu, backend_name):
-        """(max_tokens, max_sentences), defaults by device and decoder."""
-        tokens = self.max_tokens or (16384 if gpu else 2048 if backend_name == "ctranslate2" else 4096)
-        return tokens, self.max_sentences or (1024 if gpu else 256)
-
-    def workers(self):
-        import os
-
-        return self.threads or os.cpu_count() or 1
+    @staticmethod
+    def teacher_sources(spec):
+        """(the source the teacher reads, other teachers' sources) of --teacher-source A[:B...]."""
+        if not spec:
+            return None, ()
+        folders = spec.split(":")
+        if not all(folders):
+            raise KdseqError(f"--teacher-source {spec}: an empty folder name: give folders joined by ':'")
+        return folders[0], tuple(folders[1:])
 
 
 @dataclass(frozen=True)
@@ -54,6 +49,15 @@ class Work:
     max_chunks: Optional[int] = None       # decode at most this many chunks, then stop
     progress: bool = True
 
+    def __post_init__(self):
+        for flag, v in (("--chunk-size", self.chunk_size), ("--num-shards", self.num_shards),
+                        ("--max-chunks", self.max_chunks)):
+            if v is not None and v < 1:
+                raise KdseqError(f"{flag} {v}: must be at least 1")
+        if not 0 <= self.shard_id < self.num_shards:
+            raise KdseqError(f"--shard-id {self.shard_id}: must lie in [0, {self.num_shards - 1}] for --num-shards "
+                             f"{self.num_shards}")
+
 
 @dataclass(frozen=True)
 class Outputs:
@@ -63,6 +67,16 @@ class Outputs:
     max_repeats: int = 4
     keep_original: bool = False
     headline_ratio: float = 0.0
+
+    def __post_init__(self):
+        for s in self.select:
+            if s not in SELECTORS:
+                raise KdseqError(f"--select {s}: choose from {', '.join(SELECTORS)}")
+        for flag, v in (("--max-len-ratio", self.max_len_ratio), ("--headline-ratio", self.headline_ratio)):
+            if not math.isfinite(v) or v < 0:
+                raise KdseqError(f"{flag} {v}: must be a finite number >= 0")
+        if self.max_repeats < 0:
+            raise KdseqError(f"--max-repeats {self.max_repeats}: must be >= 0")
 
     def record(self):
         """The filter settings as regenerate.json keeps them."""
@@ -78,3 +92,11 @@ class RegenerateConfig:
     runtime: Runtime = field(default_factory=Runtime)
     work: Work = field(default_factory=Work)
     outputs: Outputs = field(default_factory=Outputs)
+
+    def __post_init__(self):
+        if not self.inputs.teacher_path and not self.work.merge:
+            raise KdseqError("--teacher-path is required (only --merge does without a teacher)")
+        if any(s != "best" for s in self.outputs.select) and self.search.nbest == 1 and not self.work.merge:
+            # a merge selects among the n-best that state.json records
+            raise KdseqError(f"--select {','.join(self.outputs.select)}: seq-inter picks among n-best hypotheses; "
+                             "give --nbest > 1 (e.g. --nbest 5)")

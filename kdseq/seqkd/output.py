@@ -17,7 +17,7 @@ def write_binarized(path_prefix, seqs, dictionary):
 
 
 def write_teacher_side(corpus, side, dest, teacher_out, tgt_out):
-    """``dest`` = a teacher's source (``side``, a :class:`kdseq.seqkd.corpus.Side`) of every written pair and the
+    """``dest`` = a teacher's source (``side``, a :class:`kdseq.decoding.corpus.Side`) of every written pair and the
     same targets, binarized like its folder (aligned line by line with <select>/bin), its other splits copied."""
     split, t_lang, tgt_lang = corpus.split, side.src_lang, corpus.tgt_lang
     os.makedirs(dest)

@@ -4,8 +4,16 @@ import logging
 import os
 import time
 
+from kdseq.checkpoints import split_paths
+from kdseq.data.binarized import symbols_sha256
+from kdseq.decoding.backends import CTranslate2Backend, ct2_device, default_compute_type, make_backend
+from kdseq.decoding.corpus import Corpus
+from kdseq.decoding.ct2 import read_teacher_meta, teacher_dict_shas, write_teacher_meta
 from kdseq.errors import KdseqError
 from kdseq.fileio import check_output_dir, file_sha256, inside
+from kdseq.seqkd import chunks, output
+from kdseq.seqkd.scoring import nbest_scores
+from kdseq.teacher import Teacher
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +27,7 @@ def check_folders(data, out_dir, teacher_source=None, other_sources=()):
 
 
 class ConvertedTeacher:
-    """A teacher known from its CTranslate2 conversion's metadata (:func:`kdseq.seqkd.ct2.write_teacher_meta`):
+    """A teacher known from its CTranslate2 conversion's metadata (:func:`kdseq.decoding.ct2.write_teacher_meta`):
     the attributes of :class:`kdseq.teacher.Teacher` that decoding with CTranslate2 needs, no model loaded."""
 
     def __init__(self, path, dict_dir, meta, model_dir, device):
@@ -35,10 +43,6 @@ def converted_teacher(paths, shas, corpus, teacher_data, backend, device, ct2_ca
     the checkpoint is not loaded and neither fairseq nor torch is imported. Otherwise None: the caller loads
     the teacher, which also gives any error its full message. ``paths``/``shas``: the teacher's checkpoints and
     their sha256. Returns a :class:`ConvertedTeacher` or None."""
-    from kdseq.data.binarized import symbols_sha256
-    from kdseq.seqkd.backends import ct2_device
-    from kdseq.seqkd.ct2 import read_teacher_meta, teacher_dict_shas
-
     if backend == "fairseq" or len(paths) != 1:
         return None
     try:
@@ -69,15 +73,11 @@ def regenerate(cfg):
     kdseq/seqkd/__init__.py); ``cfg``: a :class:`kdseq.seqkd.config.RegenerateConfig`. With ``cfg.work.merge`` only
     the chunks are joined: no teacher is loaded and no decode setting is read (they come from state.json).
     Returns a summary dict (counts, speed, timings)."""
-    from kdseq.seqkd.corpus import Corpus
-
     t0 = time.perf_counter()
     inp = cfg.inputs
     data, out_dir = os.path.abspath(inp.data), os.path.abspath(inp.out_dir)
     teacher_source = os.path.abspath(inp.teacher_source) if inp.teacher_source else None
     others = tuple(os.path.abspath(f) for f in inp.other_sources)
-    if others and not teacher_source:
-        raise KdseqError("other teachers' sources need --teacher-source (the one this teacher reads) first")
     check_folders(data, out_dir, teacher_source, others)
     corpus = Corpus(data, inp.split, teacher_source, others)
     if cfg.work.merge:
@@ -96,26 +96,21 @@ STATE_RECORD = ("split", "data", "teacher_source", "teacher", "backend", "comput
 
 def merge_state(out_dir, corpus, teacher_path):
     """state.json of a folder to merge, checked against this run's data (and teacher, if given)."""
-    from kdseq.seqkd.chunks import read_state
-    from kdseq.seqkd.output import teacher_dict_file
-
     path = os.path.join(out_dir, "state.json")
     if not os.path.exists(path):
         raise KdseqError(f"--merge: {out_dir} has no state.json: nothing was decoded there yet; run the shards "
                          "first (--shard-id)")
-    state = read_state(out_dir)
+    state = chunks.read_state(out_dir)
     checks = {"split": corpus.split, "data_fingerprint": corpus.fingerprint(),
               "teacher_source_fingerprint": corpus.teacher_fingerprint()}
     if teacher_path:
-        from kdseq.checkpoints import split_paths
-
         checks["teacher_sha256"] = [file_sha256(p) for p in split_paths(teacher_path, "--teacher-path")]
     for k, v in checks.items():
         if state.get(k) != v:
             what = {"split": "--split", "teacher_sha256": "--teacher-path"}.get(k, "the data")
             raise KdseqError(f"--merge: {path} was decoded from another {k.replace('_', ' ')} than this run's "
                              f"{what}: merge with the data (and teacher) the shards decoded")
-    if not os.path.exists(teacher_dict_file(out_dir, corpus.tgt_lang)) or "max_positions" not in state:
+    if not os.path.exists(output.teacher_dict_file(out_dir, corpus.tgt_lang)) or "max_positions" not in state:
         raise KdseqError(f"--merge: {out_dir} lacks the teacher's dictionary (a folder decoded by an older "
                          "kdseq-regenerate): rerun any one shard's command (it decodes nothing new and records "
                          "it), then --merge")
@@ -129,8 +124,7 @@ def load_teacher(cfg, corpus, paths, shas):
     teacher = converted_teacher(paths, shas, corpus, inp.teacher_data, rt.backend, rt.device, rt.ct2_cache)
     if teacher:  # decoded by CTranslate2 as converted before: the checkpoint is not loaded
         return teacher, teacher.max_positions
-    from kdseq.decode import max_positions
-    from kdseq.teacher import Teacher
+    from kdseq.decoding.generator import max_positions  # imports torch and fairseq: loading a checkpoint does
 
     teacher = Teacher(inp.teacher_path, corpus.teacher_task, inp.teacher_data, check_source=True)
     return teacher, max_positions(teacher.models)
@@ -138,9 +132,6 @@ def load_teacher(cfg, corpus, paths, shas):
 
 def build_decoder(cfg, corpus, teacher, shas, max_target):
     """(decoder, info with convert_s and device) for a loaded or a converted teacher."""
-    from kdseq.seqkd.backends import CTranslate2Backend, default_compute_type, make_backend
-    from kdseq.seqkd.ct2 import write_teacher_meta
-
     if isinstance(teacher, ConvertedTeacher):
         info = {"convert_s": 0.0, "device": teacher.device, "model_dir": teacher.model_dir}
         dec = CTranslate2Backend(teacher.model_dir, corpus, cfg.search, teacher.device,
@@ -155,10 +146,6 @@ def build_decoder(cfg, corpus, teacher, shas, max_target):
 
 
 def decode_and_merge(cfg, corpus, data, out_dir, t0):
-    from kdseq.checkpoints import split_paths
-    from kdseq.seqkd import chunks
-    from kdseq.seqkd.output import keep_teacher_dict
-
     inp, work = cfg.inputs, cfg.work
     if not inp.teacher_path:
         raise KdseqError("--teacher-path is needed to decode (only --merge does without it)")
@@ -176,7 +163,7 @@ def decode_and_merge(cfg, corpus, data, out_dir, t0):
              **cfg.search.record(), "chunk_size": work.chunk_size, "sentences": len(corpus),
              "max_positions": [max_source, max_target]}
     chunks.check_state(out_dir, state)
-    keep_teacher_dict(out_dir, teacher.dict_dirs[0], corpus.tgt_lang)
+    output.keep_teacher_dict(out_dir, teacher.dict_dirs[0], corpus.tgt_lang)
     max_tokens, max_sentences = cfg.runtime.batch_limits(info["device"].startswith("cuda"), dec.name)
     summary = {"backend": dec.name, "compute_type": dec.compute_type, "device": info["device"],
                "sentences": len(corpus), "truncated_sources": corpus.truncated, "timings": timings}
@@ -203,9 +190,6 @@ def decode_and_merge(cfg, corpus, data, out_dir, t0):
 
 def merge_outputs(cfg, corpus, state, out_dir, summary):
     """Join the chunks (decoded as ``state`` records) and write one output folder per selector."""
-    from kdseq.seqkd import chunks, output
-    from kdseq.seqkd.scoring import nbest_scores
-
     t1 = time.perf_counter()
     rows = chunks.read_chunks(out_dir, corpus, state["chunk_size"], cfg.work.num_shards)
     meta = {k: state[k] for k in STATE_RECORD}

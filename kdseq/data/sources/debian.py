@@ -4,7 +4,7 @@ import glob
 import os
 import subprocess
 
-from kdseq.data.libreoffice import has_cjk
+from kdseq.text import has_cjk
 from kdseq.data.sources.text import clean, join_text, words
 from kdseq.errors import KdseqError
 

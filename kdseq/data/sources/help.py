@@ -5,7 +5,8 @@ import glob
 import os
 import re
 
-from kdseq.data.libreoffice import has_cjk, iter_pages, parse_page
+from kdseq.data.libreoffice import iter_pages, parse_page
+from kdseq.text import has_cjk
 from kdseq.data.sources.text import clean, join_text, words
 
 HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}

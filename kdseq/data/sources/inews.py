@@ -5,7 +5,7 @@ import os
 import pickle
 import re
 
-from kdseq.data.libreoffice import has_cjk
+from kdseq.text import has_cjk
 from kdseq.data.sources.text import clean
 from kdseq.errors import KdseqError
 

@@ -1,7 +1,7 @@
 """Text helpers shared by the headline corpora's source readers."""
 import re
 
-from kdseq.data.libreoffice import has_cjk
+from kdseq.text import has_cjk
 
 _SPACE = re.compile(r"\s+")
 

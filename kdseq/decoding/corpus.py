@@ -7,8 +7,10 @@ or torch (seconds of start-up per command). The fairseq task and dataset are bui
 import logging
 import os
 
-from kdseq.data.binarized import (Dictionary, IndexedSeqs, check_binarized_folder, check_same_dictionary,
-                                  fingerprint_seqs, infer_language_pair, split_prefix)
+from kdseq.checkpoints import translation_task
+from kdseq.data import teacher_source
+from kdseq.data.binarized import (Dictionary, IndexedSeqs, check_binarized_folder, fingerprint_seqs,
+                                  infer_language_pair, split_prefix)
 from kdseq.errors import KdseqError
 
 log = logging.getLogger(__name__)
@@ -67,12 +69,12 @@ class Corpus:
 
     def _aligned_side(self, folder, split):
         """A teacher's source (--teacher-source): aligned line by line, its target dictionary the data's."""
+        source = teacher_source.describe(folder, "--teacher-source")
+        prefix = split_prefix(folder, split, source.lang, source.tgt_lang, source.lang)
+        teacher_source.check_split(source, split, len(IndexedSeqs(prefix)) if prefix else None, len(self.side.src),
+                                   self.data_dir)
         side = Side(folder, split, "--teacher-source")
-        if len(side.src) != len(self.side.src):
-            raise KdseqError(f"--teacher-source {folder}: split {split!r} has {len(side.src)} sentences, "
-                             f"{self.data_dir} has {len(self.side.src)}: every teacher's source must be aligned line "
-                             "by line with the student's")
-        check_same_dictionary(side.tgt_dict, side.tgt_dict_file, self.tgt_dict, self.side.tgt_dict_file, "target")
+        teacher_source.check_target_dictionary(source, side.tgt_dict, self.tgt_dict, self.side.tgt_dict_file)
         return side
 
     def __len__(self):
@@ -81,8 +83,6 @@ class Corpus:
     def _fairseq_side(self):
         """(task, dataset) of the teacher's side, built by fairseq (imports it): for the fairseq backend."""
         if self._fairseq is None:
-            from kdseq.checkpoints import translation_task
-
             s = self.teacher_side
             task = translation_task(s.data_dir, flag=s.flag)
             task.load_dataset(self.split)

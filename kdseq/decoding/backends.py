@@ -1,13 +1,57 @@
-"""The teacher's decoders behind one interface: ``decode_batches(batches)`` yields, for each batch of sentence
-ids, the (hypotheses, scores) of each sentence. Both read ``corpus.teacher_ids(i)`` (cut to the teacher's
-positions), so a source too long for the teacher is truncated and counted, never fatal."""
+"""Decoding a :class:`kdseq.decoding.corpus.Corpus` with either backend, behind one interface:
+``decode_batches(batches)`` yields, for each batch of sentence ids, the (hypotheses, scores) of each sentence. Both
+read ``corpus.teacher_ids(i)`` (cut to the model's positions), so a source too long for the model is truncated and
+counted, never fatal. ``kdseq-regenerate`` (the teacher, :func:`make_backend`) and ``kdseq-evaluate`` (a checkpoint as
+it would be deployed, :func:`ctranslate2_backend`) both decode through here.
+
+torch and fairseq are imported inside the fairseq backend only: a CTranslate2 decode never loads them (seconds of
+start-up)."""
 import logging
 import os
+from typing import NamedTuple, Tuple
 
+from kdseq.decoding.ct2 import CT2_CUBLAS, convert_to_ct2, ct2_cuda_available
 from kdseq.errors import KdseqError
-from kdseq.seqkd.ct2 import CT2_CUBLAS, convert_to_ct2, ct2_cuda_available
 
 log = logging.getLogger(__name__)
+
+
+def length_batches(ids, lengths, max_tokens, max_sentences):
+    """Cut ``ids`` sorted by length (longest first) into batches of at most ``max_tokens`` padded source tokens
+    and ``max_sentences`` sentences."""
+    order = sorted(ids, key=lambda i: (-lengths[i], i))
+    batch, longest = [], 0
+    for i in order:
+        n = max(longest, lengths[i])
+        if batch and (n * (len(batch) + 1) > max_tokens or len(batch) >= max_sentences):
+            yield batch
+            batch, n = [], lengths[i]
+        batch.append(i)
+        longest = n
+    if batch:
+        yield batch
+
+
+def decode_all(backend, ids, lengths, max_tokens, max_sentences):
+    """{id: (hypotheses, scores)} of every sentence of ``ids``, decoded in length batches."""
+    out = {}
+    for batch, res in backend.decode_batches(length_batches(ids, lengths, max_tokens, max_sentences)):
+        out.update(zip(batch, res))
+    return out
+
+
+class Checkpoint(NamedTuple):
+    """One fairseq checkpoint as CTranslate2 converts it: its file, sha256 (the conversion cache's key), and the
+    folder and language codes of its dictionaries."""
+    path: str
+    sha256: str
+    dict_dir: str
+    langs: Tuple[str, str]
+
+
+class CT2Unavailable(KdseqError):
+    """CTranslate2 cannot decode this checkpoint here (the reason is the message): not installed, not
+    convertible, or a GPU it cannot use."""
 
 
 class FairseqBackend:
@@ -18,12 +62,12 @@ class FairseqBackend:
     def __init__(self, teacher, corpus, search, device, fp16):
         import torch
 
-        from kdseq.decode import build_generator
+        from kdseq.decoding.generator import build_generator  # imports torch and fairseq
 
         self.corpus, self.device, self.nbest = corpus, device, search.nbest
         teacher.to(torch.device(device), torch.float16 if fp16 else torch.float32)
         self.models = teacher.models
-        self.generator = build_generator(corpus.teacher_task, self.models, search)
+        self.generator = build_generator(self.models, corpus.teacher_task.target_dictionary, search)
         self.compute_type = "float16" if fp16 else "float32"
 
     def decode_batches(self, batches):
@@ -34,7 +78,7 @@ class FairseqBackend:
         import torch
         from fairseq import utils
 
-        from kdseq.decode import nbest_hypotheses
+        from kdseq.decoding.generator import nbest_hypotheses  # imports torch and fairseq
 
         c = self.corpus
         eos = c.teacher_src_dict.eos()
@@ -120,42 +164,48 @@ def ct2_device(device):
     return None
 
 
+def ctranslate2_backend(checkpoint, corpus, search, runtime, max_target=1024):
+    """``checkpoint`` (a :class:`Checkpoint`) converted to CTranslate2 once (cached by its sha256) and opened on
+    ``runtime.device`` (:class:`kdseq.seqkd.config.Runtime`: device, compute type, threads, cache folder). Returns
+    (backend, info with convert_s, device and model_dir); raises :class:`CT2Unavailable` with the reason where
+    CTranslate2 cannot decode it here."""
+    try:
+        import ctranslate2  # noqa: F401  (optional: the fairseq backend decodes without it)
+    except ImportError:
+        raise CT2Unavailable("ctranslate2 is not installed (pip install ctranslate2)") from None
+    device = runtime.device
+    if ct2_device(device) is None and (device == "cuda" or _torch_gpu()):
+        # e.g. a CUDA 13 machine: CTranslate2 on its CPU would be far slower than fairseq on its GPU
+        raise CT2Unavailable(f"CTranslate2 cannot decode on this GPU (no GPU for it, or no {CT2_CUBLAS})")
+    try:
+        model_dir, convert_s = convert_to_ct2(checkpoint.path, checkpoint.sha256, checkpoint.dict_dir,
+                                              *checkpoint.langs, runtime.ct2_cache)
+    except KdseqError:
+        raise
+    except Exception as e:  # the converter raises ValueError/AssertionError for what it cannot convert
+        raise CT2Unavailable(f"CTranslate2 cannot convert {checkpoint.path}: {type(e).__name__}: {e}") from None
+    dev = device if device != "auto" else ("cuda" if ct2_cuda_available() else "cpu")
+    compute = default_compute_type(dev, runtime.compute_type)
+    backend = CTranslate2Backend(model_dir, corpus, search, dev, compute, runtime.workers(), max_target)
+    return backend, {"convert_s": convert_s, "device": dev, "model_dir": model_dir}
+
+
 def make_backend(corpus, teacher, teacher_sha, search, runtime, max_target=1024):
-    """The backend ``runtime.backend`` asks for; 'auto' is CTranslate2 where it can decode the teacher, otherwise
-    fairseq with a one-line reason. ``search``/``runtime``: :mod:`kdseq.seqkd.config`. Returns (backend, info dict
-    with convert_s and device)."""
+    """The teacher's backend that ``runtime.backend`` asks for; 'auto' is CTranslate2 where it can decode the
+    teacher, otherwise fairseq with a one-line reason. ``search``: a :class:`kdseq.decoding.search.Search`,
+    ``runtime``: a :class:`kdseq.seqkd.config.Runtime`. Returns (backend, info dict with convert_s and device)."""
     want, device, compute_type = runtime.backend, runtime.device, runtime.compute_type
-    info = {"convert_s": 0.0}
-    reason = None
     if want in ("auto", "ctranslate2"):
-        if len(teacher.paths) > 1:
-            reason = f"CTranslate2 cannot decode an ensemble ({len(teacher.paths)} checkpoints)"
-        else:
-            try:
-                import ctranslate2  # noqa: F401
-            except ImportError:
-                reason = "ctranslate2 is not installed (pip install ctranslate2)"
-        if reason is None and ct2_device(device) is None and (device == "cuda" or _torch_gpu()):
-            # e.g. a CUDA 13 machine: CTranslate2 on its CPU would be far slower than fairseq on its GPU
-            reason = f"CTranslate2 cannot decode on this GPU (no GPU for it, or no {CT2_CUBLAS})"
-        if reason is None:
-            try:
-                model_dir, info["convert_s"] = convert_to_ct2(
-                    teacher.paths[0], teacher_sha[0], teacher.dict_dirs[0], *teacher.langs[0], runtime.ct2_cache)
-            except KdseqError:
-                raise
-            except Exception as e:  # the converter raises ValueError/AssertionError for what it cannot convert
-                reason = f"CTranslate2 cannot convert {teacher.paths[0]}: {type(e).__name__}: {e}"
-        if reason is not None:
+        try:
+            if len(teacher.paths) > 1:
+                raise CT2Unavailable(f"CTranslate2 cannot decode an ensemble ({len(teacher.paths)} checkpoints)")
+            checkpoint = Checkpoint(teacher.paths[0], teacher_sha[0], teacher.dict_dirs[0], teacher.langs[0])
+            return ctranslate2_backend(checkpoint, corpus, search, runtime, max_target)
+        except CT2Unavailable as e:
             if want == "ctranslate2":
-                raise KdseqError(f"--backend ctranslate2: {reason}; use --backend fairseq")
-            log.info(f"{reason}: using the fairseq backend")
-        else:
-            dev = device if device != "auto" else ("cuda" if ct2_cuda_available() else "cpu")
-            compute = default_compute_type(dev, compute_type)
-            info.update(model_dir=model_dir, device=dev)
-            return CTranslate2Backend(model_dir, corpus, search, dev, compute, runtime.workers(), max_target), info
-    import torch
+                raise KdseqError(f"--backend ctranslate2: {e}; use --backend fairseq") from None
+            log.info(f"{e}: using the fairseq backend")
+    import torch  # the fairseq backend's (a CTranslate2 decode never imports it)
 
     dev = device if device != "auto" else ("cuda" if _torch_gpu() else "cpu")
     if compute_type not in ("auto", "float32", "float16"):
@@ -163,8 +213,7 @@ def make_backend(corpus, teacher, teacher_sha, search, runtime, max_target=1024)
     fp16 = compute_type == "float16" or (compute_type == "auto" and dev == "cuda")
     if runtime.threads:
         torch.set_num_threads(runtime.threads)
-    info["device"] = dev
-    return FairseqBackend(teacher, corpus, search, dev, fp16), info
+    return FairseqBackend(teacher, corpus, search, dev, fp16), {"convert_s": 0.0, "device": dev}
 
 
 def _torch_gpu():

@@ -1,4 +1,5 @@
-"""Decode a binarized split with fairseq's SequenceGenerator and give the hypotheses back in corpus order.
+"""Decoding with fairseq's SequenceGenerator: the generator of a :class:`~kdseq.decoding.search.Search`, and a
+binarized split decoded with the hypotheses given back in corpus order.
 
 fairseq-generate prints hypotheses in batch (length-sorted) order; here every hypothesis is stored under its
 sample id, so the output is line-aligned with the source file whatever the batching.
@@ -15,15 +16,17 @@ from kdseq.text import ids_to_text
 log = logging.getLogger(__name__)
 
 
-def build_generator(task, models, search):
-    """fairseq's SequenceGenerator for a :class:`kdseq.search.Search`."""
-    from fairseq.dataclass.configs import GenerationConfig
+def build_generator(models, tgt_dict, search):
+    """fairseq's SequenceGenerator for a :class:`kdseq.decoding.search.Search`: beam search, or sampling from the
+    full distribution (``search.sampling``), built as fairseq's ``FairseqTask.build_generator`` builds it."""
+    from fairseq import search as fairseq_search
+    from fairseq.sequence_generator import SequenceGenerator
 
-    gen = GenerationConfig()
-    gen.beam, gen.nbest, gen.lenpen = search.beam, search.nbest, search.lenpen
-    gen.max_len_a, gen.max_len_b = search.max_len_a, search.max_len_b
-    gen.no_repeat_ngram_size = search.no_repeat_ngram_size
-    generator = task.build_generator(models, gen)
+    strategy = fairseq_search.Sampling(tgt_dict, -1, -1.0) if search.sampling else fairseq_search.BeamSearch(tgt_dict)
+    generator = SequenceGenerator(
+        models, tgt_dict, beam_size=search.beam, max_len_a=search.max_len_a, max_len_b=search.max_len_b, min_len=1,
+        normalize_scores=True, len_penalty=search.lenpen, unk_penalty=0, temperature=search.temperature,
+        match_source_len=False, no_repeat_ngram_size=search.no_repeat_ngram_size, search_strategy=strategy)
     if search.no_repeat_ngram_size:
         generator.repeat_ngram_blocker = _step_ngram_blocker(search.no_repeat_ngram_size)
     return generator
@@ -114,7 +117,7 @@ def nbest_hypotheses(hyps, tgt_dict, nbest):
 
 @torch.no_grad()
 def decode_split(task, models, split, search, device="cpu", max_tokens=4096, batch_size=None):
-    """Decode ``split`` (already loaded in ``task``) with ``search`` (:class:`kdseq.search.Search`). Returns
+    """Decode ``split`` (already loaded in ``task``) with ``search`` (:class:`kdseq.decoding.search.Search`). Returns
     (hyps, stats).
 
     hyps[i] is the list of the ``nbest`` best hypotheses of sentence i (corpus order), each a dict with
@@ -125,7 +128,7 @@ def decode_split(task, models, split, search, device="cpu", max_tokens=4096, bat
     from fairseq import utils
 
     truncated = truncate_long_sources(task, split, models, max_tokens)
-    generator = build_generator(task, models, search)
+    generator = build_generator(models, task.target_dictionary, search)
     nbest = search.nbest
     tgt_dict = task.target_dictionary
     n = len(task.dataset(split))
