@@ -161,6 +161,16 @@ def teacher_and_batch(teacher_path):
     return {"teacher_model": models[0].eval(), "task": task, "sample": next(itr), "student": student, "cfg": cfg}
 
 
+def translation_kd(task):
+    """``task`` (a loaded translation task) as ``--task translation_kd``: the task that gives the criterion the update
+    number (annealing, on-policy schedules)."""
+    from kdseq.tasks.translation_kd import TranslationKDTask
+
+    kd = TranslationKDTask(task.cfg, task.src_dict, task.tgt_dict)
+    kd.datasets = task.datasets
+    return kd
+
+
 def word_kd_criterion(task, teacher, **fields):
     """``--criterion word_kd`` on ``task`` with ``teacher`` (label smoothing 0.1, token-averaged); ``fields`` are
     WordKDConfig fields that override those."""

@@ -2,7 +2,9 @@
 than the student: the student reads each English sentence backwards, the teacher (the toy en->de model) reads
 it as it was trained to. Real kdseq-prepare, kdseq-regenerate, fairseq-train and kdseq-evaluate."""
 import json
+import math
 import os
+import re
 
 import pytest
 import sacrebleu
@@ -143,7 +145,7 @@ def test_online_teacher_reads_its_own_source(reversed_corpus, toy_teacher):
     assert float(log["kd_loss"]) == pytest.approx(want.item(), rel=1e-4)
     # decoding a split of this task (a student trained with it is evaluated so) cuts over-long sources in the
     # wrapped language-pair dataset
-    from kdseq.decode import truncate_long_sources
+    from kdseq.decoding.generator import truncate_long_sources
 
     class Short:
         def max_positions(self):
@@ -178,10 +180,12 @@ def test_regeneration_from_teacher_source_then_word_kd(reversed_corpus, toy_teac
     for i in (0, len(ds) // 2, len(ds) - 1):
         assert d.string(ds.teacher_src[i][:-1], "sentencepiece") == gold_teacher[i]
     save = tmp_path / "student"
-    cli("fairseq-train", best / "bin", "--user-dir", "kdseq", "--save-dir", save, *TINY, "--task", "headline_kd",
-        "--teacher-source-data", best / "bin-teacher", "--criterion", "word_kd", "--teacher-path", toy_teacher,
-        "--kd-alpha", "1", "--max-update", "8", cwd=ROOT, env=env)
-    assert (save / "checkpoint_last.pt").exists()
+    res = cli("fairseq-train", best / "bin", "--user-dir", "kdseq", "--save-dir", save, *TINY, "--task", "headline_kd",
+              "--teacher-source-data", best / "bin-teacher", "--criterion", "word_kd", "--teacher-path", toy_teacher,
+              "--kd-alpha", "1", "--max-update", "8", *EVERY_VALID_ROW, cwd=ROOT, env=env)
+    # the logged soft loss is the KL to the teacher reading its own source
+    assert abs(logged_valid_kd_loss(res) - teachers_kd_bits(task, toy_teacher, save / "checkpoint_last.pt", (1,))) \
+        < 2e-3
     # the student decodes without its teacher's source: evaluated after that folder is gone
     moved = best / "bin-teacher.moved"
     os.rename(best / "bin-teacher", moved)
@@ -259,6 +263,42 @@ def two_source_corpus(toy_prepared, tmp_path_factory):
     return prepared_rows(toy_prepared, tmp_path_factory.mktemp("two-sources"), row, 300, "eh,ez")
 
 
+def teachers_kd_bits(task, teacher, student_path, weights):
+    """The soft loss of the student at ``student_path`` on the valid split, by hand: KL(p || student) in bits per
+    target token, p = sum_m w_m p_m from the teacher reading each source m of ``task`` (a member whose source is
+    empty on a row takes no part there, the others' weights renormalised), as fairseq-train's validation logs it
+    (kd_loss)."""
+    from fairseq import checkpoint_utils
+
+    student = checkpoint_utils.load_model_ensemble([str(student_path)], task=task)[0][0].eval()
+    model = checkpoint_utils.load_model_ensemble([str(teacher)], task=task)[0][0].eval()
+    task.load_dataset("valid")
+    pad, total, ntokens = task.target_dictionary.pad(), 0.0, 0
+    for batch in task.get_batch_iterator(dataset=task.dataset("valid"), max_tokens=2000,
+                                         num_workers=0).next_epoch_itr(shuffle=False):
+        sources = batch.get("teacher_net_inputs") or [batch["teacher_net_input"]]
+        with torch.no_grad():
+            q = torch.log_softmax(student(**batch["net_input"])[0].double(), -1)
+            p, w_sum = 0.0, 0.0
+            for w, x in zip(weights, sources):
+                w = w * x["src_lengths"].gt(1).double()[:, None, None]
+                p, w_sum = p + w * torch.softmax(model(**x)[0].double(), -1), w_sum + w
+            p = p / w_sum
+        kl = (p * (p.clamp_min(1e-300).log() - q)).sum(-1)
+        mask = batch["target"].ne(pad)
+        total += float(kl[mask].sum())
+        ntokens += int(mask.sum())
+    return total / ntokens / math.log(2)
+
+
+# batches of any size: with fairseq's default multiple of 8, its validation of the 60 toy rows logs 56 of them
+EVERY_VALID_ROW = ("--required-batch-size-multiple", "1")
+
+
+def logged_valid_kd_loss(res):
+    return float(re.findall(r"valid on 'valid' subset \|.* kd_loss ([0-9.]+)", res.stdout + res.stderr)[-1])
+
+
 def test_two_teachers_each_reading_its_own_source(two_source_corpus, toy_teacher):
     """--teacher-source-data A:B with --teacher-path a.pt:b.pt: each teacher scores the target reading its own
     source, and the soft target is log(w_a p_a + w_b p_b) row by row, with w = (1, 0) on a row whose second source
@@ -334,11 +374,14 @@ def test_regeneration_writes_the_second_source_of_the_kept_pairs(two_source_corp
     for j, s in enumerate(kept_src):
         assert d.string(ds.teacher_srcs[1][j][:-1], "sentencepiece") in second_of[s]
     save = tmp_path / "student"
-    cli("fairseq-train", best / "bin", "--user-dir", "kdseq", "--save-dir", save, *TINY, "--task", "headline_kd",
+    res = cli("fairseq-train", best / "bin", "--user-dir", "kdseq", "--save-dir", save, *TINY, "--task", "headline_kd",
         "--teacher-source-data", f"{best / 'bin-teacher'}:{best / 'bin-teacher2'}", "--criterion", "word_kd",
         "--teacher-path", f"{toy_teacher}:{toy_teacher}", "--kd-teacher-weights", "0.7,0.3", "--kd-alpha", "1",
-        "--max-update", "4", cwd=ROOT, env=env)
-    assert (save / "checkpoint_last.pt").exists()
+        "--max-update", "4", *EVERY_VALID_ROW, cwd=ROOT, env=env)
+    want = teachers_kd_bits(task, toy_teacher, save / "checkpoint_last.pt", (0.7, 0.3))
+    assert abs(logged_valid_kd_loss(res) - want) < 2e-3  # the teachers' 0.7/0.3 average, row by row
+    assert abs(logged_valid_kd_loss(res) - teachers_kd_bits(task, toy_teacher, save / "checkpoint_last.pt",
+                                                             (0.5, 0.5))) > 2e-3  # and not an equal one
     res = cli("kdseq-cache-teacher", best / "bin", "--teacher-source-data",
               f"{best / 'bin-teacher'}:{best / 'bin-teacher2'}", "--teacher-path", toy_teacher, "--splits", "valid",
               "--out-dir", tmp_path / "cache", env=env, check=False)

@@ -7,8 +7,9 @@ import torch
 import kdseq  # noqa: F401  (registers the criterion, allows loading checkpoints)
 from kdseq import losses
 from kdseq.errors import KdseqError
+from kdseq.data.binarized import IndexedSeqs
 from kdseq.onpolicy import recollate
-from tests.conftest import ROOT, TINY, cli, teacher_and_batch, word_kd_criterion
+from tests.conftest import ROOT, TINY, cli, teacher_and_batch, translation_kd, word_kd_criterion
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +48,13 @@ def test_recollate_by_hand():
     assert sample["target"] is target and sample["ntokens"] == 9  # the gold batch is not changed
 
 
-def test_lambda_zero_is_todays_word_kd_in_loss_and_gradients(loaded, toy_teacher):
+def test_lambda_zero_is_off_policy_word_kd_in_loss_and_gradients(loaded, toy_teacher):
     """lambda = 0, or a schedule still at 0 at this update, gives exactly the loss and gradients of word_kd without
     the on-policy flags (the same fused path)."""
     model, sample = loaded["student"], loaded["sample"]
     want = loss_and_grads(criterion(loaded, toy_teacher, kd_alpha=0.4), model, sample)
-    rising = criterion(loaded, toy_teacher, kd_alpha=0.4, kd_on_policy=0.5, kd_on_policy_schedule="linear",
-                       max_update=100)
+    rising = word_kd_criterion(translation_kd(loaded["task"]), toy_teacher, kd_alpha=0.4, kd_on_policy=0.5,
+                               kd_on_policy_schedule="linear", max_update=100)
     rising.set_num_updates(0)
     for crit in (criterion(loaded, toy_teacher, kd_alpha=0.4, kd_on_policy=0.0), rising):
         got = loss_and_grads(crit, model, sample)
@@ -148,9 +149,8 @@ def test_bad_on_policy_flags_name_the_flag(loaded, toy_teacher, tmp_path):
             criterion(loaded, toy_teacher, **kw)
     with pytest.raises(KdseqError, match="--kd-on-policy needs an online teacher"):
         criterion(loaded, "", teacher_cache=str(tmp_path), kd_on_policy=0.5)
-    crit = criterion(loaded, toy_teacher, kd_on_policy=0.5, kd_on_policy_schedule="linear", max_update=10)
-    with pytest.raises(KdseqError, match="needs --task translation_kd"):  # no update number: no schedule
-        crit(loaded["student"], loaded["sample"])
+    with pytest.raises(KdseqError, match="--kd-on-policy-schedule linear needs --task translation_kd"):
+        criterion(loaded, toy_teacher, kd_on_policy=0.5, kd_on_policy_schedule="linear", max_update=10)
 
 
 def test_fairseq_train_on_policy_end_to_end(toy_prepared, toy_teacher, tmp_path):
@@ -167,6 +167,9 @@ def test_fairseq_train_on_policy_end_to_end(toy_prepared, toy_teacher, tmp_path)
     shares = [float(x) for x in re.findall(r"train_inner \|.* kd_on_policy=([0-9.]+)", logs[0])]
     lengths = [float(x) for x in re.findall(r"train_inner \|.* kd_sample_len=([0-9.]+)", logs[0])]
     assert len(shares) == 3 and 30 < sum(shares) / 3 < 70, shares
-    assert all(length >= 1 for length in lengths) and lengths
+    longest = int(IndexedSeqs(str(toy_prepared / "bin" / "train.en-de.en")).sizes.max())  # EOS included
+    assert len(lengths) == 3 and all(1 < x <= 1.2 * longest + 10 + 1 for x in lengths), lengths  # not EOS alone;
+    # within fairseq's limit a * (padded) source + b, EOS counted
+    assert lengths == [float(x) for x in re.findall(r"train_inner \|.* kd_sample_len=([0-9.]+)", logs[1])]
     losses_a = re.findall(r"train_inner \|.* loss=([0-9.]+)", logs[0])
     assert losses_a and losses_a == re.findall(r"train_inner \|.* loss=([0-9.]+)", logs[1])

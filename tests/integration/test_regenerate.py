@@ -126,22 +126,25 @@ def test_seq_inter_picks_the_argmax_of_sacrebleu_sentence_bleu(runs, toy_prepare
     for backend in ("ctranslate2", "fairseq"):
         folder = runs["dir"] / backend
         rows = [json.loads(x) for f in sorted((folder / "chunks").iterdir()) for x in lines(f)]
-        want = {}
+        want, want_ranks = {}, [0] * 5
         for r in rows:
             texts = ["".join(symbols[t] for t in h).replace("\u2581", " ").strip() for h in r["hyps"]]
             scores = [bleu.sentence_score(t, [ref[r["id"]]]).score for t in texts]
-            want[src[r["id"]]] = texts[scores.index(max(scores))]
-        got = dict(zip(lines(folder / "bleu" / "raw" / "test.en"), lines(folder / "bleu" / "raw" / "test.de")))
-        assert len(got) >= 90 and all(got[s] == want[s] for s in got), backend
+            want[r["id"]] = texts[scores.index(max(scores))]  # by sentence id: duplicate sources stay apart
+            want_ranks[scores.index(max(scores))] += 1
+        assert sorted(want) == list(range(len(src)))
+        assert lines(folder / "bleu" / "raw" / "test.en") == src  # every pair kept, in corpus order
+        assert lines(folder / "bleu" / "raw" / "test.de") == [want[i] for i in range(len(src))], backend
         ranks = runs["summary"][backend]["bleu"]["picked_nbest_rank"]
-        assert ranks[0] < sum(ranks)  # the toy lists differ: not the top hypothesis everywhere
+        assert ranks == want_ranks[:len(ranks)] and sum(ranks) == len(src)
+        assert ranks[0] < len(src)  # the toy lists differ: not the top hypothesis everywhere
 
 
 def test_seq_inter_selection_on_a_constructed_nbest(runs, toy_prepared, tmp_path):
     """Chunks whose n-best lists put the reference at rank 2 (after two wrong hypotheses): seq-inter picks it."""
     from fairseq.data import Dictionary
 
-    from kdseq.seqkd.corpus import Corpus
+    from kdseq.decoding.corpus import Corpus
     from kdseq.seqkd.output import keep_teacher_dict, merge
     from kdseq.seqkd.scoring import first_argmax, nbest_scores
 
@@ -168,7 +171,7 @@ def test_seq_inter_selection_on_a_constructed_nbest(runs, toy_prepared, tmp_path
 
 
 def test_filters_and_keep_original(toy_prepared, tmp_path):
-    from kdseq.seqkd.corpus import Corpus
+    from kdseq.decoding.corpus import Corpus
     from kdseq.seqkd.output import keep_teacher_dict, merge
 
     corpus = Corpus(str(toy_prepared / "bin"), "test")
@@ -354,14 +357,14 @@ def test_student_trains_on_the_regenerated_corpus(runs, tmp_path):
     cli("kdseq-evaluate", runs["data"], "--path", save / "checkpoint_best.pt", "--beams", "1",
         "--output-dir", res, "--name", "student", "--cpu")
     result = json.loads((res / "student.test.beam1.json").read_text())
-    assert result["bleu"] > 30
+    assert result["bleu"] > 40  # 49.9 on a 2-core x86 machine; an untrained student scores about 0
 
 
 def test_combine_unites_distilled_corpora_and_refuses_other_inputs(runs, tmp_path):
     """kdseq-combine: A (the regenerated train split) then B (a second corpus: A's first 300 pairs, as another
     teacher's would be), binarized with their dictionary; A's held-out splits; a rerun is a no-op, changed inputs
     are refused, --force rebuilds."""
-    from kdseq.combine import combine
+    from kdseq.seqkd.combine import combine
     from kdseq.data.binarized import IndexedSeqs
 
     a = runs["train"] / "best"

@@ -40,7 +40,8 @@ def test_evaluate_greedy_and_beam(toy_prepared, toy_teacher, tmp_path):
 
 def test_evaluate_with_ctranslate2_as_deployed(toy_prepared, toy_teacher, tmp_path):
     """--backend ctranslate2: the converted checkpoint decodes the same test split in corpus order and scores like
-    fairseq's decoder (float32: the same greedy translations; int8: close); what it cannot do is refused."""
+    fairseq's decoder (float32: the same greedy translations, one line of 100 allowed to round apart; int8:
+    close); what it cannot do is refused."""
     env = dict(env_without_torch_override(), KDSEQ_CT2_CACHE=str(tmp_path / "ct2"))
     common = ("kdseq-evaluate", toy_prepared / "bin", "--path", toy_teacher, "--beams", "1", "--output-dir", tmp_path)
     cli(*common, "--name", "fs", env=env)
@@ -54,7 +55,9 @@ def test_evaluate_with_ctranslate2_as_deployed(toy_prepared, toy_teacher, tmp_pa
     assert (f32["backend"], f32["compute_type"], i8["compute_type"]) == ("ctranslate2", "float32", "int8")
     same = sum(a == b for a, b in zip((tmp_path / "fs.test.beam1.hyp").read_text().splitlines(),
                                       (tmp_path / f"{base}-ct2-float32.test.beam1.hyp").read_text().splitlines()))
-    assert same >= 0.95 * fs["sentences"] and abs(f32["bleu"] - fs["bleu"]) < 2.0, (same, f32["bleu"], fs["bleu"])
+    # float32 in both: the same greedy output (100 of 100 lines on a 2-core x86 machine); another CPU's kernels may
+    # round one differently
+    assert same >= fs["sentences"] - 1 and abs(f32["bleu"] - fs["bleu"]) < 1.0, (same, f32["bleu"], fs["bleu"])
     # int8 on a 64-wide toy model loses more than on real models (about 8 BLEU here), but it is a real decode in
     # corpus order: shuffled lines would score near 0
     assert i8["bleu"] > 60 and i8["sentences"] == fs["sentences"]

@@ -10,7 +10,7 @@ from fairseq.criterions.label_smoothed_cross_entropy import LabelSmoothedCrossEn
 import kdseq  # noqa: F401  (registers the criterion, allows loading checkpoints)
 from kdseq import losses
 from kdseq.errors import KdseqError
-from tests.conftest import ROOT, TINY, cli, teacher_and_batch, word_kd_criterion
+from tests.conftest import ROOT, TINY, cli, teacher_and_batch, translation_kd, word_kd_criterion
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +120,12 @@ def test_errors_name_the_flag_or_file(loaded, toy_teacher, tmp_path):
         criterion(loaded, tmp_path / "nope.pt")
     with pytest.raises(KdseqError, match="--kd-alpha 1.5"):
         criterion(loaded, toy_teacher, kd_alpha=1.5)
-    with pytest.raises(KdseqError, match="--kd-anneal needs --task translation_kd"):
-        criterion(loaded, toy_teacher, kd_anneal=True, max_update=10).current_alpha()
+    with pytest.raises(KdseqError, match="--kd-anneal needs --task translation_kd"):  # before any update
+        criterion(loaded, toy_teacher, kd_anneal=True, max_update=10)
+    annealed = word_kd_criterion(translation_kd(loaded["task"]), toy_teacher, kd_anneal=True, max_update=10)
+    assert annealed.current_alpha() == 1.0  # no update yet: all teacher
+    annealed.set_num_updates(4)
+    assert annealed.current_alpha() == pytest.approx(0.6)
     # a teacher whose dictionary differs in one entry
     data = loaded["cfg"].task.data
     other = tmp_path / "other-bin"

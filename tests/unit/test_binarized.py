@@ -78,7 +78,7 @@ def test_corpus_fingerprint_equals_the_cache_fingerprint_of_fairseqs_dataset(toy
     """kdseq-regenerate's state.json (written by earlier versions through fairseq) must still match."""
     from kdseq.cache import fingerprint
     from kdseq.checkpoints import translation_task
-    from kdseq.seqkd.corpus import Corpus
+    from kdseq.decoding.corpus import Corpus
 
     c = Corpus(str(toy_prepared / "bin"), "valid")
     task = translation_task(str(toy_prepared / "bin"))

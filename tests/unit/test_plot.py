@@ -3,8 +3,17 @@ import json
 import subprocess
 import sys
 
+import matplotlib.colors
+import matplotlib.image as plt_image
+import numpy as np
+
 from kdseq.cli.report import main as report_main
-from kdseq.plot import pareto_front
+from kdseq.plot import pareto_front, plot
+
+
+def colour_pixels(image, colour):
+    """How many pixels of ``image`` (H, W, 3 floats) are ``colour`` (a matplotlib name), to within antialiasing."""
+    return int((np.abs(image - np.array(matplotlib.colors.to_rgb(colour))).max(-1) < 0.02).sum())
 
 
 def test_pareto_front_hand_computed():
@@ -27,7 +36,13 @@ def test_report_writes_a_png(tmp_path, capsys):
         files[-1].write_text(json.dumps(r))
     png = tmp_path / "plot.png"
     assert report_main([*map(str, files), "--plot", str(png)]) == 0
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = plt_image.imread(png)[:, :, :3]
+    assert image.shape == (600, 960, 3)  # 8 x 5 inches at 120 dpi
+    assert colour_pixels(image, "tab:red") > 20 and colour_pixels(image, "tab:blue") > 40  # 1 teacher, 2 students
+    students_only = tmp_path / "students.png"
+    front = plot([json.loads(f.read_text()) for f in files[1:]], students_only)
+    assert front == [0, 1] and colour_pixels(plt_image.imread(students_only)[:, :, :3], "tab:red") == 0
     assert "| student-seq-kd-ct2-int8 | ctranslate2 int8 | 1 |" in capsys.readouterr().out
     assert report_main([*map(str, files), "--plot", str(tmp_path / "plot.txt")]) == 2
     assert "give a .png, .svg or .pdf" in capsys.readouterr().err

@@ -217,7 +217,7 @@ def test_a_training_text_with_a_held_out_lead_is_refused_then_dropped(tmp_path, 
     code, out = run(tmp_path, *common, "--drop-overlap")
     assert code == 0, capsys.readouterr().err
     meta = json.loads((out / "prepare.json").read_text())
-    assert meta["train_dropped_same_lead_as_held_out"] >= 1
+    assert meta["train_dropped_same_lead_as_held_out"] == 1  # the one twin planted
     raw = (out / "raw" / "train.en").read_text().splitlines()
     assert twin[0] not in raw and len(raw) == meta["train_pairs"]
     spm_train = set((out / "spm" / "train.en").read_text().splitlines())
@@ -253,7 +253,7 @@ def test_streamed_split_equals_the_split_of_rows_held_in_memory():
     source and empty pairs."""
     import random
 
-    from kdseq.data.splits import random_split, rows_at, scan_train
+    from kdseq.data.splits import input_key, random_split, rows_at, scan_train
 
     r = random.Random(7)
     sources = [f"s{i} " + " ".join(r.choice("abcdef") for _ in range(r.randint(1, 5))) for i in range(300)]
@@ -272,7 +272,12 @@ def test_streamed_split_equals_the_split_of_rows_held_in_memory():
     assert [held[n] for n in valid_at.tolist()] == want_valid and [held[n] for n in test_at.tolist()] == want_test
     assert counts["train_read"] == 2500
     assert counts["train_dropped_empty"] == sum(1 for p in pairs if not all(p))
-    assert counts["heldout_dropped_repeated_source"] > 0 and counts["train_dropped_duplicate"] > 0
+    rows = [p for p in pairs if all(p)]
+    distinct = list(dict.fromkeys(rows))
+    held_sources = {input_key(p[0]) for p in want_valid + want_test}
+    assert counts["train_dropped_duplicate"] == len(rows) - len(distinct) > 0
+    assert counts["heldout_dropped_repeated_source"] == sum(
+        input_key(p[0]) in held_sources for p in distinct) - len(held_sources) > 0
 
 
 def test_spm_sentences_is_recorded_and_a_change_refused(tmp_path, capsys):

@@ -2,7 +2,7 @@
 import pytest
 from sacrebleu.metrics import BLEU
 
-from kdseq.seqkd.chunks import length_batches
+from kdseq.decoding.backends import length_batches
 from kdseq.seqkd.filters import degenerate_reason, max_tandem_repeat
 from kdseq.seqkd.scoring import first_argmax, sentence_scorer
 
@@ -114,7 +114,7 @@ class _Teacher:
     (True, False, "cuda", ("fairseq", "cuda")),
 ])
 def test_auto_backend_on_a_gpu_that_ctranslate2_cannot_use(monkeypatch, torch_gpu, ct2_gpu, device, expect):
-    from kdseq.seqkd import backends
+    from kdseq.decoding import backends
 
     monkeypatch.setattr(backends, "_torch_gpu", lambda: torch_gpu)
     monkeypatch.setattr(backends, "gpu_present", lambda: torch_gpu)
@@ -130,7 +130,7 @@ def test_auto_backend_on_a_gpu_that_ctranslate2_cannot_use(monkeypatch, torch_gp
 
 def test_ctranslate2_asked_for_on_a_gpu_it_cannot_use_is_refused(monkeypatch):
     from kdseq.errors import KdseqError
-    from kdseq.seqkd import backends
+    from kdseq.decoding import backends
 
     monkeypatch.setattr(backends, "ct2_cuda_available", lambda: False)
     with pytest.raises(KdseqError, match="--backend ctranslate2: CTranslate2 cannot decode on this GPU.*--backend fairseq"):
