@@ -34,7 +34,7 @@ def main():
     p.add_argument("--beta", default="0.1")
     a = p.parse_args()
     import kdseq  # noqa: F401
-    from kdseq.decode import batches
+    from kdseq.decoding.generator import batches
 
     kd = ["--criterion", "word_kd", "--teacher-path", a.teacher_path, "--kd-divergence", a.divergence,
           "--kd-beta", a.beta]

@@ -39,7 +39,7 @@ def exe(name):
 def make_subset(data, n, dest, lengths=None):
     """The first n train pairs of ``data`` (whose reference has MIN to MAX tokens, with ``lengths`` "MIN-MAX")
     as a binarized folder of its own (same dictionaries). Returns (sentences, mean reference tokens)."""
-    from kdseq.seqkd.corpus import Corpus
+    from kdseq.decoding.corpus import Corpus
     from kdseq.seqkd.output import write_binarized
 
     c = Corpus(data, "train")

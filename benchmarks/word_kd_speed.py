@@ -59,7 +59,7 @@ def main():
     a = p.parse_args()
     import kdseq  # noqa: F401
     from kdseq import cache as kd_cache
-    from kdseq.decode import batches
+    from kdseq.decoding.generator import batches
 
     cache_dir = a.cache_dir or os.path.join(os.path.dirname(os.path.abspath(a.teacher_path)), f"cache-top{a.topk}")
     task, plain_model, plain, plain_opt = build(a.data, ["--criterion", "label_smoothed_cross_entropy"])

@@ -25,7 +25,7 @@ for name, mod, fn in re.findall(r'"(kdseq-[\w-]+)=([\w.]+):(\w+)"', open(sys.arg
 PY
 export PYTHON PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" PATH="/tmp/kdseq-bin:$PATH"
 export TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1
-"$PYTHON" -c "import kdseq, fairseq, ctranslate2; from kdseq.seqkd.ct2 import ct2_cuda_available as c; \
+"$PYTHON" -c "import kdseq, fairseq, ctranslate2; from kdseq.decoding.ct2 import ct2_cuda_available as c; \
 print('[gpu] fairseq', fairseq.__version__, 'ctranslate2', ctranslate2.__version__, 'ct2 on GPU:', c())"
 # minutes as fairseq's --stop-time-hours
 hours() { "$PYTHON" -c "print(round($1 / 60, 5))"; }

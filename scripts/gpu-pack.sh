@@ -10,7 +10,7 @@
 #   PY=python3.12 bash scripts/gpu-pack.sh [PACK]        # PACK defaults to .gpu (git-ignored)
 #   HEADLINES=1 DEMO_DATA=0 PY=python3.12 bash scripts/gpu-pack.sh   # what gpu-headline.sh needs
 #
-# PY must be the GPU machine's Python version (3.12 for this workplace's GPU image, which has torch 2.11,
+# PY must be the GPU machine's Python version (3.12 for a GPU image with torch 2.11 preinstalled, which has
 # numpy, sentencepiece, sacrebleu, regex, scikit-learn, matplotlib and pyyaml, but none of fairseq,
 # hydra-core, omegaconf, antlr4, bitarray, rouge-score, nltk, ctranslate2). About 1 minute and 50 MB.
 set -euo pipefail

@@ -13,7 +13,7 @@
 #
 # Settings: TEACHER_MIN (default 2) and STUDENT_MIN (1.25): training minutes; WORK (default
 # /tmp/kdseq-gpu-work); BENCH_SENTENCES (4000); BUDGET_S (575): the benchmark runs only if it can end before.
-# The defaults fit one 10-minute command on an H100/H200 (this workplace's device tool).
+# The defaults fit one 10-minute command on an H100/H200 (a 10-minute command limit).
 # GPU_SMOKE=1 on a machine without a GPU: the same code path with a few updates (how it is tested).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
