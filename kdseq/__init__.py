@@ -43,7 +43,7 @@ if not getattr(sys.excepthook, "_kdseq", False):
 
 def register():
     """Register word_kd, translation_kd and headline_kd with fairseq (imports fairseq)."""
-    from kdseq import criterions, tasks  # noqa: F401
+    from kdseq import criterions, tasks  # noqa: F401  (imports fairseq: only once fairseq is there or wanted)
 
 
 class _RegisterAfterFairseq:

@@ -8,7 +8,7 @@ import json
 import os
 
 from kdseq.errors import KdseqError
-from kdseq.fileio import file_sha256, real
+from kdseq.fileio import atomic_write, file_sha256, real
 
 
 def describe_file(path, named):
@@ -69,6 +69,4 @@ def check_rerun(path, settings, inputs, force=False, flag="--out-dir", fix=None,
 
 
 def write_record(path, record):
-    from kdseq.fileio import atomic_write
-
     atomic_write(path, json.dumps(record, indent=1, sort_keys=True) + "\n")

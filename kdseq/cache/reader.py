@@ -6,6 +6,7 @@ import os
 import numpy as np
 import torch
 
+from kdseq.data.binarized import fingerprint_seqs
 from kdseq.errors import KdseqError
 
 FORMAT_VERSION = 2
@@ -17,8 +18,6 @@ def fingerprint(dataset, dictionary, target=True):
     LanguagePairDataset. The cache fingerprints the target dictionary and both sides; kdseq-regenerate the
     source dictionary and the sources (a split it translates may have no target side). A dataset carrying the
     teacher's own source (``--task headline_kd``) has it fingerprinted too."""
-    from kdseq.data.binarized import fingerprint_seqs
-
     sides = [(b"", dataset.src)]
     if getattr(dataset, "teacher_src", None) is not None:
         sides.append((b"<", dataset.teacher_src))

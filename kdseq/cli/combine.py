@@ -6,6 +6,7 @@ import argparse
 import json
 
 from kdseq.cli import user_errors
+from kdseq.seqkd.combine import combine
 
 
 def get_parser():
@@ -20,8 +21,6 @@ def get_parser():
 
 @user_errors("kdseq-combine")
 def main(argv=None):
-    from kdseq.seqkd.combine import combine
-
     a = get_parser().parse_args(argv)
     record = combine(a.inputs, a.out_dir, force=a.force)
     if record is None:

@@ -5,6 +5,7 @@ import argparse
 import json
 
 from kdseq.cli import user_errors
+from kdseq.data.headlines import Sources, check_extracted, extract
 from kdseq.errors import KdseqError
 
 
@@ -26,8 +27,6 @@ def get_parser():
 
 @user_errors("kdseq-extract-headlines")
 def main(argv=None):
-    from kdseq.data.headlines import Sources, check_extracted, extract
-
     a = get_parser().parse_args(argv)
     if a.min_body_words < 1:
         raise KdseqError(f"--min-body-words {a.min_body_words}: must be at least 1")

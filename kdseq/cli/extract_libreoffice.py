@@ -4,6 +4,7 @@ import argparse
 import json
 
 from kdseq.cli import user_errors
+from kdseq.data.libreoffice import extract
 
 
 def get_parser():
@@ -20,8 +21,6 @@ def get_parser():
 
 @user_errors("kdseq-extract-libreoffice")
 def main(argv=None):
-    from kdseq.data.libreoffice import extract
-
     a = get_parser().parse_args(argv)
     counts = extract(a.help_root, a.src_lang, a.tgt_lang, set(a.valid_modules.split(",")),
                      set(a.test_modules.split(",")), a.out_dir, cjk_target=a.cjk_target)

@@ -8,7 +8,9 @@ dictionaries are checked against the data's first: a model of another vocabulary
 import argparse
 import os
 
+from kdseq.checkpoints import allow_fairseq_checkpoints, check_checkpoint_dictionaries, read_checkpoint, split_paths
 from kdseq.cli import user_errors
+from kdseq.data.binarized import check_binarized_folder, infer_language_pair
 from kdseq.errors import KdseqError
 
 # the fields that fix a transformer's shape; booleans are store_true flags (given only when set)
@@ -40,9 +42,6 @@ def main(argv=None):
     p.add_argument("checkpoint")
     p.add_argument("data", help="the binarized folder the new model trains on")
     a = p.parse_args(argv)
-    from kdseq.checkpoints import allow_fairseq_checkpoints, check_checkpoint_dictionaries, read_checkpoint, \
-        split_paths
-    from kdseq.data.binarized import check_binarized_folder, infer_language_pair
 
     allow_fairseq_checkpoints()
     paths = split_paths(a.checkpoint, "INIT_FROM")

@@ -3,6 +3,7 @@ import argparse
 
 from kdseq.cli import user_errors
 from kdseq.errors import KdseqError
+from kdseq.plot import plot
 from kdseq.report import HEADLINE_COLUMNS, load_results, markdown_table
 
 
@@ -17,8 +18,6 @@ def main(argv=None):
     results = load_results(a.results)
     if a.plot:
         import os
-
-        from kdseq.plot import plot
 
         if os.path.splitext(a.plot)[1].lower() not in (".png", ".svg", ".pdf"):
             raise KdseqError(f"--plot {a.plot}: give a .png, .svg or .pdf file name")

@@ -10,6 +10,7 @@ import os
 
 from kdseq.cli import user_errors
 from kdseq.errors import KdseqError
+from kdseq.manifest import check_rerun, write_record
 
 RECORD = "kdseq-stage.json"
 
@@ -37,8 +38,6 @@ def parse_settings(items):
 
 @user_errors("kdseq-stage")
 def main(argv=None):
-    from kdseq.manifest import check_rerun, write_record
-
     a = get_parser().parse_args(argv)
     settings = parse_settings(a.settings)
     path = os.path.join(a.dir, RECORD)

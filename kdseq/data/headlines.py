@@ -25,6 +25,7 @@ from kdseq.data.sources.inews import check_inews_files, inews
 from kdseq.data.sources.text import clean, words
 from kdseq.errors import KdseqError
 from kdseq.fileio import check_output_dir, staged_dir
+from kdseq.manifest import check_rerun
 from kdseq.text import has_cjk
 
 MIN_CONTAINED = 40  # a held-out text this long inside a longer training text is a leak (a package repeating
@@ -248,8 +249,6 @@ def _settings(c, min_body_words):
 def _extracted(out_dir, settings):
     """Whether ``out_dir`` holds an extraction made with ``settings`` (False: none there); one with other settings
     is refused, naming them."""
-    from kdseq.manifest import check_rerun
-
     return check_rerun(os.path.join(out_dir, "extract.json"), settings, {},
                        fix="remove that folder to extract again, or give another --out-dir")
 

@@ -2,6 +2,7 @@
 import logging
 import os
 
+from kdseq.data.binarized import Dictionary, write_indexed
 from kdseq.errors import KdseqError
 
 
@@ -35,8 +36,6 @@ def check_reuse(spm_model, dictionary):
         except Exception as e:  # sentencepiece raises OSError/RuntimeError for a file that is not a model
             raise KdseqError(f"--spm-model {spm_model}: not a sentencepiece model ({e})") from None
     if dictionary:
-        from kdseq.data.binarized import Dictionary
-
         try:
             d = Dictionary.load(dictionary)
         except (OSError, KdseqError, ValueError, IndexError) as e:
@@ -106,8 +105,6 @@ def binarize_file(text, prefix, dict_file):
     """``prefix``.bin/.idx of the text file ``text``, one sequence per line: its whitespace-separated symbols'
     indices in ``dict_file`` then EOS, as fairseq's binarizer writes them (``Dictionary.encode_line``: unknown
     symbols are <unk>; lines read with universal newlines, as fairseq reads them). Returns (lines, tokens, unks)."""
-    from kdseq.data.binarized import Dictionary, write_indexed
-
     d = Dictionary.load(dict_file)
     index, unk, counts = d.indices, d.unk_index, [0, 0, 0]
 

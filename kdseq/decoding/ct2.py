@@ -4,6 +4,9 @@ import logging
 import os
 import time
 
+from kdseq.data.binarized import Dictionary, symbols_sha256
+from kdseq.fileio import atomic_write, staged_dir
+
 log = logging.getLogger(__name__)
 
 
@@ -16,8 +19,6 @@ def convert_to_ct2(checkpoint, teacher_sha, dict_dir, src_lang, tgt_lang, cache_
     """Convert a fairseq checkpoint to CTranslate2 (float32 weights; quantized at load time) once: the result
     is kept under ``cache_root/<sha256 of the checkpoint>`` and reused. Returns (dir, seconds spent)."""
     from ctranslate2.converters import FairseqConverter
-
-    from kdseq.fileio import staged_dir
 
     cache_root = cache_root or ct2_cache_root()
     dest = os.path.join(cache_root, teacher_sha[:32])
@@ -43,8 +44,6 @@ def write_teacher_meta(model_dir, sha, dict_dir, langs, max_positions):
     """What decoding needs to know of a converted teacher, beside its conversion: its languages, the folder
     and symbols of its dictionaries, its positions. A later regeneration with the same checkpoint reads this
     instead of loading the checkpoint (no fairseq, no torch: seconds of start-up)."""
-    from kdseq.fileio import atomic_write
-
     path = os.path.join(model_dir, TEACHER_META)
     syms = teacher_dict_shas(dict_dir, langs)
     meta = {"sha256": sha, "dict_dir": os.path.abspath(dict_dir), "langs": list(langs),
@@ -61,8 +60,6 @@ def write_teacher_meta(model_dir, sha, dict_dir, langs, max_positions):
 def teacher_dict_shas(dict_dir, langs):
     """sha256 of the symbols of ``dict.<lang>.txt`` in ``dict_dir``, for each of the teacher's two languages (what
     the record keeps of its dictionaries)."""
-    from kdseq.data.binarized import Dictionary, symbols_sha256
-
     return [symbols_sha256(Dictionary.load(os.path.join(dict_dir, f"dict.{lang}.txt")).symbols) for lang in langs]
 
 

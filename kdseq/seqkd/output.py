@@ -5,7 +5,7 @@ import shutil
 
 from kdseq.data.binarized import write_indexed
 from kdseq.errors import KdseqError
-from kdseq.fileio import staged_dir
+from kdseq.fileio import atomic_write, staged_dir
 from kdseq.text import ids_to_text
 from kdseq.seqkd.filters import degenerate_reason
 from kdseq.seqkd.scoring import first_argmax, nbest_scores, sentence_scorer
@@ -37,8 +37,6 @@ def teacher_dict_file(out_dir, tgt_lang):
 
 def keep_teacher_dict(out_dir, teacher_dict_dir, tgt_lang):
     """Copy the teacher's ``dict.<tgt>.txt`` into the regeneration folder (once; the same bytes on every shard)."""
-    from kdseq.fileio import atomic_write
-
     dest = teacher_dict_file(out_dir, tgt_lang)
     with open(os.path.join(teacher_dict_dir, f"dict.{tgt_lang}.txt"), encoding="utf-8", newline="") as f:
         text = f.read()
@@ -54,8 +52,6 @@ def merge(corpus, rows, out_dir, select, outputs, meta, scores=None):
     filters (:class:`kdseq.seqkd.config.Outputs`); ``meta``: what regenerate.json records of the decode;
     ``scores``: the :func:`nbest_scores` of ``rows`` for ``select`` (unless ``best``) and ``bleu``, computed here
     if not given. The teacher's target dictionary is read from :func:`teacher_dict_file`."""
-    from kdseq.metrics import sacrebleu_tokenize  # noqa: F401  (imports sacrebleu early: clear error if absent)
-
     max_len_ratio, max_repeats, keep_original = outputs.max_len_ratio, outputs.max_repeats, outputs.keep_original
     headline_ratio = outputs.headline_ratio
     split, src_lang, tgt_lang = corpus.split, corpus.src_lang, corpus.tgt_lang

@@ -4,6 +4,7 @@ import math
 from collections import Counter
 
 from kdseq.errors import KdseqError
+from kdseq.metrics import sacrebleu_tokenize
 from kdseq.seqkd import SELECTORS
 from kdseq.text import ids_to_text
 
@@ -15,8 +16,6 @@ class SentenceBLEU:
 
     def __init__(self, tgt_lang):
         from sacrebleu.metrics import BLEU
-
-        from kdseq.metrics import sacrebleu_tokenize
 
         self._tokenize = BLEU(tokenize=sacrebleu_tokenize(tgt_lang)).tokenizer
         self._memo = {}

@@ -5,6 +5,7 @@ import os
 import pickle
 import re
 
+from kdseq.fileio import file_sha256
 from kdseq.text import has_cjk
 from kdseq.data.sources.text import clean
 from kdseq.errors import KdseqError
@@ -34,8 +35,6 @@ def check_inews_files(pkl_dir):
 
 
 def check_inews_file(path, split):
-    from kdseq.fileio import file_sha256
-
     try:
         sha = file_sha256(path)
     except OSError as e:
