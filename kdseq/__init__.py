@@ -42,8 +42,12 @@ if not getattr(sys.excepthook, "_kdseq", False):
 
 
 def register():
-    """Register word_kd, translation_kd and headline_kd with fairseq (imports fairseq)."""
+    """Register word_kd, translation_kd and headline_kd with fairseq, and let fairseq's distributed training run on
+    CPU processes (:mod:`kdseq.distributed`). Imports fairseq."""
     from kdseq import criterions, tasks  # noqa: F401  (imports fairseq: only once fairseq is there or wanted)
+    from kdseq.distributed import patch_fairseq  # imports torch: likewise
+
+    patch_fairseq()
 
 
 class _RegisterAfterFairseq:

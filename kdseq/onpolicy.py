@@ -112,6 +112,11 @@ class OnPolicy:
         n = sample["target"].size(0)
         if share <= 0.0:
             return sample, None, 0
+        if torch.distributed.is_available() and torch.distributed.is_initialized() and \
+                torch.distributed.get_world_size() > 1:
+            # fairseq-train seeds every rank alike at each update: each rank draws its own rows and samples from
+            # a stream of that seed and its rank (the same again on a rerun)
+            torch.manual_seed(int(torch.randint(0, 2 ** 62, (1,))) + torch.distributed.get_rank())
         chosen = torch.rand(n) < share  # torch's state: seeded by fairseq-train per update
         rows = chosen.nonzero(as_tuple=True)[0].to(sample["target"].device)
         if len(rows) == 0:
