@@ -202,3 +202,7 @@ def pytest_collection_modifyitems(items):
 
     items.sort(key=rank)
 
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slurm: runs jobs on the local Slurm cluster (scripts/slurm-local.sh)")

@@ -8,11 +8,12 @@ import logging
 import os
 import sys
 import time
+from dataclasses import fields
 
 from tqdm import tqdm
 
 from kdseq.decoding.backends import length_batches
-from kdseq.decoding.search import RECORD_KEYS
+from kdseq.decoding.search import RECORD_KEYS, Search
 from kdseq.errors import KdseqError
 from kdseq.fileio import atomic_write
 
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 # and every field of the decoding configuration
 STATE_KEYS = ("split", "data_fingerprint", "teacher_source_fingerprint", "teacher_sha256", "backend",
               "compute_type", *RECORD_KEYS, "chunk_size")
+SEARCH_DEFAULTS = {f.name: f.default for f in fields(Search)}
 
 
 def chunk_path(out_dir, split, c):
@@ -59,11 +61,15 @@ def check_state(out_dir, state):
     finally:
         os.remove(tmp)
     old = read_state(out_dir)
-    diff = [k for k in STATE_KEYS if old.get(k) != state.get(k)]
+
+    def value(record, k):  # a decoding field a record leaves out is at its default
+        return record.get(k, SEARCH_DEFAULTS.get(k))
+
+    diff = [k for k in STATE_KEYS if value(old, k) != value(state, k)]
     if diff:
         k = diff[0]
-        raise KdseqError(f"{path}: this folder was started with {k}={old.get(k)!r}, this run has "
-                         f"{state.get(k)!r}: the chunks would mix hypotheses of different decodes. Resume "
+        raise KdseqError(f"{path}: this folder was started with {k}={value(old, k)!r}, this run has "
+                         f"{value(state, k)!r}: the chunks would mix hypotheses of different decodes. Resume "
                          "with the same settings, or give another --out-dir")
 
 

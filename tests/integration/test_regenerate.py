@@ -415,3 +415,21 @@ def test_combine_unites_distilled_corpora_and_refuses_other_inputs(runs, tmp_pat
     with pytest.raises(KdseqError, match="is one of the --inputs"):
         combine([str(a), str(a)], str(a))
     assert not (tmp_path / "other").exists()
+
+
+def repeats_a_bigram(ids):
+    pairs = list(zip(ids, ids[1:]))
+    return len(pairs) != len(set(pairs))
+
+
+def test_no_repeat_ngram_size_reaches_both_decoders(runs, toy_teacher, env, tmp_path):
+    """--no-repeat-ngram-size 2: no hypothesis of either backend holds a bigram of pieces twice (the same decode
+    without it does), and state.json records it."""
+    before = [json.loads(x) for f in sorted((runs["train"] / "chunks").iterdir()) for x in lines(f)]
+    assert any(repeats_a_bigram(r["hyps"][0]) for r in before)  # the toy teacher stutters now and then
+    for backend in ("ctranslate2", "fairseq"):
+        out = tmp_path / backend
+        regen(runs["data"], toy_teacher, out, env, *TRAIN_ARGS, "--backend", backend, "--no-repeat-ngram-size", "2")
+        rows = [json.loads(x) for f in sorted((out / "chunks").iterdir()) for x in lines(f)]
+        assert len(rows) == len(before) and not any(repeats_a_bigram(r["hyps"][0]) for r in rows), backend
+        assert json.loads((out / "state.json").read_text())["no_repeat_ngram_size"] == 2

@@ -1,4 +1,6 @@
 """The pure parts of kdseq-regenerate: degenerate-output filters, seq-inter selection, length batching."""
+import re
+
 import pytest
 from sacrebleu.metrics import BLEU
 
@@ -135,3 +137,38 @@ def test_ctranslate2_asked_for_on_a_gpu_it_cannot_use_is_refused(monkeypatch):
     monkeypatch.setattr(backends, "ct2_cuda_available", lambda: False)
     with pytest.raises(KdseqError, match="--backend ctranslate2: CTranslate2 cannot decode on this GPU.*--backend fairseq"):
         backends.make_backend(None, _Teacher(), ["sha"], Search(), Runtime(backend="ctranslate2", device="cuda"))
+
+
+def test_a_resume_compares_every_field_of_the_decoding_configuration(tmp_path):
+    """The resume keys come from Search itself: a folder started with loop control refuses a resume without it,
+    and a state.json written before a field existed matches a resume at that field's default."""
+    from dataclasses import fields
+
+    from kdseq.decoding.search import Search
+    from kdseq.errors import KdseqError
+    from kdseq.seqkd.chunks import STATE_KEYS, check_state
+
+    assert {f.name for f in fields(Search)} <= set(STATE_KEYS)
+    state = {"split": "train", "backend": "fairseq", **Search(no_repeat_ngram_size=3).record(), "chunk_size": 10}
+    check_state(tmp_path, state)
+    check_state(tmp_path, dict(state))  # the same settings: a resume
+    with pytest.raises(KdseqError, match="started with no_repeat_ngram_size=3, this run has 0"):
+        check_state(tmp_path, {**state, **Search().record(), "no_repeat_ngram_size": 0})
+    old = tmp_path / "old"
+    old.mkdir()
+    check_state(old, {"split": "train", "beam": 5, "nbest": 1, "lenpen": 1.0, "max_len_a": 1.2, "max_len_b": 10,
+                      "chunk_size": 10})  # written before the later fields existed
+    check_state(old, {"split": "train", **Search().record(), "chunk_size": 10})
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"beam": 0}, "--beam 0: must be at least 1"), ({"nbest": 6}, "--nbest 6 is larger than --beam 5"),
+    ({"lenpen": float("nan")}, "--lenpen nan"), ({"max_len_a": 0, "max_len_b": 0}, "not both 0"),
+    ({"no_repeat_ngram_size": 1}, "--no-repeat-ngram-size 1: give 0"),
+    ({"beam": 2, "sampling": True}, "sampling draws one hypothesis")])
+def test_a_decoding_configuration_refuses_what_cannot_decode(kwargs, message):
+    from kdseq.decoding.search import Search
+    from kdseq.errors import KdseqError
+
+    with pytest.raises(KdseqError, match=re.escape(message)):
+        Search(**kwargs)
