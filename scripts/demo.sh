@@ -45,7 +45,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${KDSEQ_SETUP:=1}"
 : "${TEACHER_PRESET:=cpu-demo}"   # gpu-base with STUDENT_PRESET=gpu-small: the same recipe at GPU scale
 : "${STUDENT_PRESET:=cpu-demo}"
-: "${TEACHER_UPDATES:=}"          # empty: 1200 for cpu-demo (the demo fits 30 minutes), the preset's otherwise
+: "${TEACHER_UPDATES:=}"          # empty: 1200 for cpu-demo, the preset's otherwise
 : "${STUDENT_UPDATES:=}"          # empty: 500 for cpu-demo, the preset's otherwise
 : "${TEACHER_EXTRA:=}"
 : "${STUDENT_EXTRA:=}"

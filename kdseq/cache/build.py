@@ -183,18 +183,18 @@ def merge_shards(task, split, cache_dir, num_shards):
             raise KdseqError(f"--merge: the shards of {split!r} cover {int((seen == 0).sum())} sentences not at all and "
                              f"{int((seen > 1).sum())} twice: were they built with other --max-tokens? Rebuild them")
 
-    meta = {"teacher": metas[0]["teacher"], "seconds": sum(m["seconds"] for m in metas), "merged_shards": num_shards}
-    meta = _write_split(task, split, metas[0]["k"], rows(), check, meta, cache_dir)
+    meta = _write_split(task, split, CacheJob(metas[0]["k"], cache_dir), rows(), check, lambda: {
+        "teacher": metas[0]["teacher"], "seconds": sum(m["seconds"] for m in metas), "merged_shards": num_shards})
     shutil.rmtree(os.path.join(cache_dir, f"{split}.shards"))  # made by build_shard
     return meta
 
 
-def _write_split(task, split, k, rows, check, extra, cache_dir, start=None):
-    """Write ``<cache_dir>/<split>/`` in a staged folder: the rows (sentence id, top-k ids, log-probs) into the
-    arrays at their sentence's offsets, ``check(seen)`` (how often each sentence came) before anything is renamed
-    into place, then the offsets and meta.json (``extra`` added to it; ``start``: the build's perf_counter start,
-for its seconds). The one writer of a split's arrays: a built
-    and a merged cache are the same bytes."""
+def _write_split(task, split, job, rows, check, extra):
+    """Write ``<job.cache_dir>/<split>/`` in a staged folder: the rows (sentence id, top-k ids, log-probs) into the
+    ``job.k``-wide arrays at their sentence's offsets, ``check(seen)`` (how often each sentence came) before anything
+    is renamed into place, then the offsets and meta.json (``extra()`` added to it when it is written). The one
+    writer of a split's arrays: a built and a merged cache are the same bytes."""
+    k, cache_dir = job.k, job.cache_dir
     dataset, dictionary = task.dataset(split), task.target_dictionary
     sizes = np.asarray(dataset.tgt_sizes, dtype=np.int64)  # target lengths with EOS, as binarized
     offsets = np.concatenate([[0], np.cumsum(sizes)])
@@ -216,9 +216,7 @@ for its seconds). The one writer of a split's arrays: a built
             np.save(f, offsets)
         meta = {"format": FORMAT_VERSION, "split": split, "k": k, "sentences": len(dataset), "tokens": total,
                 "teacher": None, "data": task.cfg.data, "dictionary_size": len(dictionary),
-                "fingerprint": fingerprint(dataset, dictionary), "seconds": None, **extra}
-        if start is not None:
-            meta["seconds"] = time.perf_counter() - start
+                "fingerprint": fingerprint(dataset, dictionary), "seconds": None, **extra()}
         with open(paths["meta.json"], "w") as f:
             json.dump(meta, f, indent=1)
     return meta
@@ -267,7 +265,8 @@ def build(teacher, task, split, job, log_every=0):
             raise KdseqError(f"{int((seen == 0).sum())} sentences of {split!r} were skipped (longer than the teacher's "
                              "max positions?): the cache must cover every sentence")
 
-    return _write_split(task, split, job.k, rows(), check, {"teacher": teacher.paths}, job.cache_dir, start)
+    return _write_split(task, split, job, rows(), check,
+                        lambda: {"teacher": teacher.paths, "seconds": time.perf_counter() - start})
 
 
 def run(request):

@@ -8,14 +8,15 @@ output): the seam for cross-lingual headline distillation.
 
 The package, by stage:
 
-    corpus.py    the split to translate (student source, optional teacher source, references), truncation
-    backends.py  CTranslate2 and fairseq decoders behind one interface; choosing one
-    ct2.py       converting a fairseq checkpoint to CTranslate2 once (cached by its sha256)
-    chunks.py    length batches, the chunk store (resume, shards), the settings file (created exclusively)
+    config.py    RegenerateConfig: inputs, the decoding Search, runtime, work (chunks, shards), outputs
+    chunks.py    the chunk store (resume, shards), the settings file (created exclusively)
     scoring.py   sentence BLEU / chrF of every n-best hypothesis (seq-inter selection)
     filters.py   degenerate hypotheses: empty, length ratio, back-to-back repeats
     output.py    merging the chunks into <select>/{bin,text,raw} and regenerate.json
-    run.py       the pipeline: regenerate(...) with explicit arguments (kdseq/cli/regenerate.py parses flags)
+    run.py       the pipeline: regenerate(cfg) (kdseq/cli/regenerate.py builds cfg from flags)
+    combine.py   kdseq-combine: several distilled corpora joined as one
+
+The split, its decoding with either backend and the conversion to CTranslate2 are :mod:`kdseq.decoding`'s.
 
 Layout of ``--out-dir OUT``::
 
