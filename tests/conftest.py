@@ -183,8 +183,9 @@ def word_kd_criterion(task, teacher, **fields):
 
 
 # the integration test files, longest first (seconds on the 2-core machine, with the launcher)
-LONGEST_FIRST = ["test_demo_recipe", "test_regenerate", "test_bad_inputs", "test_headline_kd", "test_teacher_cache",
-                 "test_train_evaluate", "test_launcher", "test_word_kd", "test_on_policy"]
+LONGEST_FIRST = ["test_demo_recipe", "test_regenerate", "test_distributed", "test_bad_inputs", "test_headline_kd",
+                 "test_teacher_cache", "test_slurm", "test_train_evaluate", "test_launcher", "test_word_kd",
+                 "test_on_policy"]
 
 
 def pytest_collection_modifyitems(items):
@@ -201,7 +202,6 @@ def pytest_collection_modifyitems(items):
         return 2, LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)
-
 
 
 def pytest_configure(config):
