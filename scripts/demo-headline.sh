@@ -2,7 +2,7 @@
 # Zero-shot cross-lingual headline generation (Ayana et al. 2018): students that read an English text and write a
 # Chinese headline, trained with no (English text, Chinese headline) pair, against pipelines of the same models.
 #
-#   bash scripts/demo-headline.sh                # CPU: about 45 minutes on 2 cores; outputs in work/headlines/
+#   bash scripts/demo-headline.sh                # CPU: 39 minutes on 2 cores after set-up; outputs in work/headlines/
 #   HL_SCALE=long bash scripts/demo-headline.sh  # the same recipe on every row, 2.5 times the updates: 1.5-2.1
 #                                                # hours on 2 cores; outputs in work/headlines-long/
 #

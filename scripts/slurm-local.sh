@@ -44,10 +44,15 @@ port_free() {  # port_free PORT: nothing listens on it
   ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
+clean() {  # clean DAEMON ARGS...: a daemon in a session of its own, with a plain environment and no stdin, so that
+  # nothing of the shell that started it (a test runner's variables, ignored signals, its terminal) reaches the jobs
+  setsid env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin SLURM_CONF="$CONF" "$@" < /dev/null
+}
+
 write_config() {
   local host cpus mem
   host=$(hostname -s)
-  cpus=$(nproc)
+  cpus=$(getconf _NPROCESSORS_ONLN)  # not nproc: it answers OMP_NUM_THREADS when that is set
   mem=$(( $(awk '/MemTotal/ {print int($2 / 1024)}' /proc/meminfo) - 1024 ))
   mkdir -p "$DIR/ctld" "$DIR/d" "$DIR/munge" "$DIR/log"
   chmod 700 "$DIR/munge"
@@ -100,17 +105,17 @@ start() {
   done
   mkdir -p "$DIR"
   write_config
-  alive munged || munged --force --socket="$DIR/munge/munge.socket" --pid-file="$DIR/munged.pid" \
+  alive munged || clean munged --force --socket="$DIR/munge/munge.socket" --pid-file="$DIR/munged.pid" \
     --log-file="$DIR/log/munged.log" --seed-file="$DIR/munge/seed" --key-file=/etc/munge/munge.key ||
     { stop_daemons; die "munged did not start (log: $DIR/log/munged.log)"; }
-  alive slurmctld || SLURM_CONF="$CONF" slurmctld -f "$CONF" ||
+  alive slurmctld || clean slurmctld -f "$CONF" ||
     { stop_daemons; die "slurmctld did not start (log: $DIR/log/slurmctld.log)"; }
-  alive slurmd || SLURM_CONF="$CONF" slurmd -f "$CONF" ||
+  alive slurmd || clean slurmd -f "$CONF" ||
     { stop_daemons; die "slurmd did not start (log: $DIR/log/slurmd.log)"; }
   local i
   for i in $(seq 1 60); do  # the node comes up once slurmd has registered with slurmctld
     if SLURM_CONF="$CONF" sinfo -h -o %t 2>/dev/null | grep -qx "idle\|mix\|alloc"; then
-      say "running: one node, $(nproc) cores; export SLURM_CONF=$CONF"
+      say "running: one node, $(getconf _NPROCESSORS_ONLN) cores; export SLURM_CONF=$CONF"
       return 0
     fi
     sleep 0.5

@@ -3,6 +3,7 @@ munge): regeneration and the top-k cache as sbatch job arrays of shards with the
 (--dependency=afterok), the same bytes as one run; a shard cancelled mid-run (scancel) and submitted again resumes
 to the same bytes; a two-task distributed student (srun, fairseq's Slurm initialisation) equals one process with
 --update-freq 2. Skipped, with the reason, only where the packages cannot be installed."""
+import getpass
 import hashlib
 import os
 import re
@@ -43,6 +44,15 @@ def cluster(tmp_path_factory):
         subprocess.run(["bash", SCRIPT, "stop"], capture_output=True, env=env)
 
 
+@pytest.fixture(autouse=True)
+def no_jobs_left(cluster):
+    """Each test starts and ends with no job of this user on the cluster (its state outlives a restart: a job left
+    pending by a failed test would hold the next ones)."""
+    subprocess.run(["scancel", "--user", getpass.getuser()], env=cluster)
+    yield
+    subprocess.run(["scancel", "--user", getpass.getuser()], env=cluster)
+
+
 def sbatch(env, command, *args):
     """Submit ``command`` (a shell line) as a batch job; its job id."""
     out = subprocess.run(["sbatch", "--parsable", "--cpus-per-task", "1", "--mem", "1500", *map(str, args),
@@ -64,6 +74,17 @@ def wait(env, job, timeout=300):
             return states
         time.sleep(0.5)
     raise AssertionError(f"job {job} still running after {timeout} s: {job_states(env, job)}")
+
+
+def drain(env, timeout=120):
+    """Wait until the cluster runs no job (a cancelled one may still be completing)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        out = subprocess.run(["squeue", "-h"], capture_output=True, text=True, env=env).stdout
+        if not out.strip():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"jobs still queued after {timeout} s")
 
 
 def regenerate_line(data, teacher, out, *args):
@@ -145,10 +166,12 @@ def test_a_two_task_student_under_srun_equals_update_freq_2(cluster, toy_prepare
     common = [toy_prepared / "bin", "--user-dir", "kdseq", *TINY, "--max-update", "3", "--disable-validation",
               "--task", "translation_kd", "--criterion", "word_kd", "--teacher-path", toy_teacher, "--kd-alpha", "0.5",
               "--label-smoothing", "0.1"]
-    res = subprocess.run(["srun", "--ntasks", "2", "--cpus-per-task", "1", "--mem-per-cpu", "1500",
+    drain(cluster)  # both cores free: a job that cannot start on one node now would be sized for two
+    res = subprocess.run(["srun", "--nodes", "1", "--ntasks", "2", "--cpus-per-task", "1", "--mem-per-cpu", "1500",
                           os.path.join(BIN, "fairseq-train"), *map(str, common), "--save-dir", str(tmp_path / "two"),
                           "--distributed-backend", "gloo", "--distributed-port", str(free_port())],
-                         capture_output=True, text=True, env=cluster, cwd=ROOT, timeout=600)
+                         capture_output=True, text=True, env=cluster, cwd=ROOT, timeout=300,
+                         stdin=subprocess.DEVNULL)  # srun forwards its stdin to the first task: give it none
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "distributed init (rank 0)" in res.stdout + res.stderr
     cli("fairseq-train", *common, "--save-dir", tmp_path / "one", "--update-freq", "2", cwd=ROOT, env=cluster)
