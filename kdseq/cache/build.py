@@ -277,7 +277,7 @@ def run(request):
                                                                          request.teacher_source_data])
     else:
         task = translation_task(request.data)
-    job, metas = request.job, []
+    job = request.job
     if request.merge:
         metas = [merge_shards(task, split, job.cache_dir, job.num_shards) for split in request.splits]
     else:

@@ -106,7 +106,7 @@ class CTranslate2Backend:
     name = "ctranslate2"
 
     def __init__(self, model_dir, corpus, search, device, compute_type, threads, max_target=1024):
-        """``search``: a :class:`kdseq.seqkd.config.Search` (its beam may be replaced between decodes)."""
+        """``search``: a :class:`kdseq.decoding.search.Search` (its beam may be replaced between decodes)."""
         import ctranslate2
 
         self.corpus, self.search = corpus, search
@@ -166,7 +166,7 @@ def ct2_device(device):
 
 def ctranslate2_backend(checkpoint, corpus, search, runtime, max_target=1024):
     """``checkpoint`` (a :class:`Checkpoint`) converted to CTranslate2 once (cached by its sha256) and opened on
-    ``runtime.device`` (:class:`kdseq.seqkd.config.Runtime`: device, compute type, threads, cache folder). Returns
+    ``runtime.device`` (:class:`kdseq.decoding.runtime.Runtime`: device, compute type, threads, cache folder). Returns
     (backend, info with convert_s, device and model_dir); raises :class:`CT2Unavailable` with the reason where
     CTranslate2 cannot decode it here."""
     try:
@@ -185,15 +185,21 @@ def ctranslate2_backend(checkpoint, corpus, search, runtime, max_target=1024):
     except Exception as e:  # the converter raises ValueError/AssertionError for what it cannot convert
         raise CT2Unavailable(f"CTranslate2 cannot convert {checkpoint.path}: {type(e).__name__}: {e}") from None
     dev = device if device != "auto" else ("cuda" if ct2_cuda_available() else "cpu")
-    compute = default_compute_type(dev, runtime.compute_type)
-    backend = CTranslate2Backend(model_dir, corpus, search, dev, compute, runtime.workers(), max_target)
+    backend = open_ctranslate2(model_dir, dev, corpus, search, runtime, max_target)
     return backend, {"convert_s": convert_s, "device": dev, "model_dir": model_dir}
+
+
+def open_ctranslate2(model_dir, device, corpus, search, runtime, max_target=1024):
+    """A converted model (``model_dir``) opened on ``device`` with ``runtime``'s compute type (resolved) and
+    threads."""
+    return CTranslate2Backend(model_dir, corpus, search, device, default_compute_type(device, runtime.compute_type),
+                              runtime.workers(), max_target)
 
 
 def make_backend(corpus, teacher, teacher_sha, search, runtime, max_target=1024):
     """The teacher's backend that ``runtime.backend`` asks for; 'auto' is CTranslate2 where it can decode the
     teacher, otherwise fairseq with a one-line reason. ``search``: a :class:`kdseq.decoding.search.Search`,
-    ``runtime``: a :class:`kdseq.seqkd.config.Runtime`. Returns (backend, info dict with convert_s and device)."""
+    ``runtime``: a :class:`kdseq.decoding.runtime.Runtime`. Returns (backend, info dict with convert_s and device)."""
     want, device, compute_type = runtime.backend, runtime.device, runtime.compute_type
     if want in ("auto", "ctranslate2"):
         try:

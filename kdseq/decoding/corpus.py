@@ -70,10 +70,10 @@ class Corpus:
     def _aligned_side(self, folder, split):
         """A teacher's source (--teacher-source): aligned line by line, its target dictionary the data's."""
         source = teacher_source.describe(folder, "--teacher-source")
-        prefix = split_prefix(folder, split, source.lang, source.tgt_lang, source.lang)
-        teacher_source.check_split(source, split, len(IndexedSeqs(prefix)) if prefix else None, len(self.side.src),
-                                   self.data_dir)
+        if split_prefix(folder, split, source.lang, source.tgt_lang, source.lang) is None:
+            teacher_source.check_split(source, split, None, len(self.side.src), self.data_dir)  # names the split
         side = Side(folder, split, "--teacher-source")
+        teacher_source.check_split(source, split, len(side.src), len(self.side.src), self.data_dir)
         teacher_source.check_target_dictionary(source, side.tgt_dict, self.tgt_dict, self.side.tgt_dict_file)
         return side
 

@@ -6,7 +6,7 @@ import time
 
 from kdseq.checkpoints import split_paths
 from kdseq.data.binarized import symbols_sha256
-from kdseq.decoding.backends import CTranslate2Backend, ct2_device, default_compute_type, make_backend
+from kdseq.decoding.backends import ct2_device, make_backend, open_ctranslate2
 from kdseq.decoding.corpus import Corpus
 from kdseq.decoding.ct2 import read_teacher_meta, teacher_dict_shas, write_teacher_meta
 from kdseq.errors import KdseqError
@@ -134,10 +134,7 @@ def build_decoder(cfg, corpus, teacher, shas, max_target):
     """(decoder, info with convert_s and device) for a loaded or a converted teacher."""
     if isinstance(teacher, ConvertedTeacher):
         info = {"convert_s": 0.0, "device": teacher.device, "model_dir": teacher.model_dir}
-        dec = CTranslate2Backend(teacher.model_dir, corpus, cfg.search, teacher.device,
-                                 default_compute_type(teacher.device, cfg.runtime.compute_type),
-                                 cfg.runtime.workers(), max_target)
-        return dec, info
+        return open_ctranslate2(teacher.model_dir, teacher.device, corpus, cfg.search, cfg.runtime, max_target), info
     dec, info = make_backend(corpus, teacher, shas, cfg.search, cfg.runtime, max_target)
     if dec.name == "ctranslate2":  # recorded, so that the next run need not load the checkpoint
         write_teacher_meta(info["model_dir"], shas[0], teacher.dict_dirs[0], teacher.langs[0],
@@ -146,9 +143,7 @@ def build_decoder(cfg, corpus, teacher, shas, max_target):
 
 
 def decode_and_merge(cfg, corpus, data, out_dir, t0):
-    inp, work = cfg.inputs, cfg.work
-    if not inp.teacher_path:
-        raise KdseqError("--teacher-path is needed to decode (only --merge does without it)")
+    inp, work = cfg.inputs, cfg.work  # a RegenerateConfig that decodes has a teacher (it checks itself)
     paths = split_paths(inp.teacher_path, "--teacher-path")
     shas = [file_sha256(p) for p in paths]
     teacher, (max_source, max_target) = load_teacher(cfg, corpus, paths, shas)
