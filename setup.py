@@ -19,7 +19,7 @@ setup(
             "kdseq-extract-libreoffice=kdseq.cli.extract_libreoffice:cli_main",
             "kdseq-extract-headlines=kdseq.cli.extract_headlines:cli_main",
             "kdseq-flags=kdseq.cli.flags:cli_main",
-            "kdseq-stage=kdseq.cli.stage:cli_main",
+            "kdseq-check=kdseq.cli.check:cli_main",
             "kdseq-combine=kdseq.cli.combine:cli_main",
         ]
     },

@@ -30,7 +30,7 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from typing import Optional, Tuple, Union
 
 import numpy as np
 
@@ -74,8 +74,8 @@ class Vocabulary:
 
 @dataclass(frozen=True)
 class Filters:
-    valid_size: int = 1000                 # a random split's held-out sizes
-    test_size: int = 1000
+    valid_size: Union[int, str] = "auto"   # a random split's held-out sizes (auto: data.splits.held_out_sizes)
+    test_size: Union[int, str] = "auto"
     seed: int = 1
     drop_overlap: bool = False             # remove overlapping training rows instead of refusing
     max_len: int = 250                     # longest training pair, in pieces
@@ -132,8 +132,8 @@ def check_config(cfg):
                          "digits, distinct, joined by ',' (e.g. eh or eh,zt)")
     if (c.valid is None) != (c.test is None):
         raise KdseqError("give both --valid and --test, or neither (then they are split off --train at random)")
-    for flag, val, lo in (("--vocab-size", v.size, 8), ("--valid-size", f.valid_size, 1),
-                          ("--test-size", f.test_size, 1), ("--spm-sentences", v.spm_sentences, 1000), ("--max-len", f.max_len, 1), ("--workers", cfg.workers, 1),
+    sizes = (("--valid-size", f.valid_size, 1), ("--test-size", f.test_size, 1))
+    for flag, val, lo in (("--vocab-size", v.size, 8), *(s for s in sizes if s[1] != "auto"), ("--spm-sentences", v.spm_sentences, 1000), ("--max-len", f.max_len, 1), ("--workers", cfg.workers, 1),
                           ("--truncate-source", 1 if f.truncate_source is None else f.truncate_source, 1)):
         if val < lo:
             raise KdseqError(f"{flag} {val}: must be at least {lo}")

@@ -25,3 +25,36 @@ check_data() {
   compgen -G "$1/dict.*.txt" > /dev/null \
     || { echo "error: $1 has no dict.*.txt: give kdseq-prepare's <out>/bin folder" >&2; exit 1; }
 }
+
+# begin_training SAVE ARGS...: a SAVE_DIR holds one training, its arguments in SAVE/command.txt. The same arguments
+# resume from checkpoint_last.pt (fairseq's own behaviour); other ones are refused in one line, or with
+# KDSEQ_ON_CHANGE=restart (the workflow: a changed setting rebuilds) the checkpoints this script made are removed and
+# the training starts over. A folder with checkpoints and no command.txt was not made here: refused, never deleted.
+begin_training() {
+  local save=$1; shift
+  local want="$*" rec="$save/command.txt"
+  mkdir -p "$save"
+  if [ -f "$rec" ]; then
+    [ "$(cat "$rec")" = "$want" ] && return 0
+    if [ "${KDSEQ_ON_CHANGE:-refuse}" != restart ]; then
+      echo "error: $save holds a training started with other arguments ($rec): give another SAVE_DIR, or remove that folder to start over" >&2
+      exit 1
+    fi
+    echo "[train] $save was started with other arguments: starting over"
+    rm -f "$save"/checkpoint*.pt "$save/training.json" "$rec"
+  elif compgen -G "$save/checkpoint*.pt" > /dev/null; then
+    echo "error: $save holds checkpoints this script did not start (no command.txt): give another SAVE_DIR" >&2
+    exit 1
+  fi
+  printf '%s\n' "$want" > "$rec.tmp" && mv "$rec.tmp" "$rec"
+}
+
+# end_training SAVE: SAVE/training.json, the finished training's record (what the workflow waits for): its
+# arguments and the checkpoint to use (checkpoint_best.pt, or checkpoint_last.pt when it was not validated).
+end_training() {
+  local ckpt=checkpoint_best.pt
+  [ -f "$1/$ckpt" ] || ckpt=checkpoint_last.pt
+  "$PYTHON" -c 'import json, sys; print(json.dumps({"command": open(sys.argv[1]).read().strip(), "checkpoint": sys.argv[2]}))' \
+    "$1/command.txt" "$ckpt" > "$1/training.json.tmp"
+  mv "$1/training.json.tmp" "$1/training.json"
+}

@@ -13,7 +13,9 @@
 #                   a kdseq-regenerate output, <out>/best/bin (seq-KD) or <out>/bleu/bin (seq-inter), or the
 #                   union of several (kdseq-combine: <out>/bin)
 # INIT_FROM=CKPT (environment): start from a trained checkpoint, in its architecture (see below).
-# Extra arguments go to fairseq-train last and override the preset. The best checkpoint is chosen by the
+# Extra arguments go to fairseq-train last and override the preset. A SAVE_DIR started with the same arguments
+# resumes from its checkpoint_last.pt, one started with others is refused (SAVE_DIR/command.txt); a finished
+# training writes SAVE_DIR/training.json. The best checkpoint is chosen by the
 # validation NLL of the gold data, the same measure for every method.
 set -euo pipefail
 
@@ -52,6 +54,7 @@ esac
 # INIT_FROM=CKPT: the student takes that checkpoint's architecture and starts from its weights (e.g. a
 # translation teacher, so that a zero-shot headline student starts out knowing the words)
 init_from "$DATA"
+WANT="$PRESET $METHOD $DATA SEED=$SEED${INIT_FROM:+ INIT_FROM=$INIT_FROM} $*"
 
 case "$METHOD" in
   baseline) CRIT=(--criterion label_smoothed_cross_entropy --label-smoothing 0.1) ;;
@@ -66,11 +69,11 @@ case "$METHOD" in
   *) echo "error: unknown method '$METHOD'" >&2; usage ;;
 esac
 
+begin_training "$SAVE" "$WANT"
 echo "[train-student] $PRESET $METHOD on $DATA -> $SAVE ($DEVICE)"
-mkdir -p "$SAVE"
-cd "$ROOT"
 "$PYTHON" -m fairseq_cli.train "$DATA" --user-dir "$ROOT/kdseq" --save-dir "$SAVE" --seed "$SEED" \
   "${ARCH[@]}" "${ARGS[@]}" "${CRIT[@]}" ${DEVICE_ARGS[@]+"${DEVICE_ARGS[@]}"} ${FP16_ARGS[@]+"${FP16_ARGS[@]}"} --log-format simple --log-interval 50 \
   --best-checkpoint-metric nll_loss --skip-invalid-size-inputs-valid-test "$@"
+end_training "$SAVE"
 if [ -f "$SAVE/checkpoint_best.pt" ]; then echo "[train-student] done: $SAVE/checkpoint_best.pt"
 else echo "[train-student] done: $SAVE/checkpoint_last.pt (not validated: no best checkpoint)"; fi

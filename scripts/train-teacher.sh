@@ -10,7 +10,8 @@
 #             for real use on a GPU.
 # CUDA (and fp16 for gpu-base) is used when torch sees a GPU, --cpu otherwise. Extra arguments go to
 # fairseq-train last, so they override the preset (e.g. --max-update 2000). A SAVE_DIR that already has
-# checkpoint_last.pt resumes from it (fairseq's own behaviour). INIT_FROM=CKPT (environment) starts from a trained
+# checkpoint_last.pt resumes from it (fairseq's own behaviour) if it was started with the same arguments
+# (SAVE_DIR/command.txt; others are refused); a finished training writes SAVE_DIR/training.json. INIT_FROM=CKPT (environment) starts from a trained
 # checkpoint, in its architecture, as in train-student.sh.
 set -euo pipefail
 
@@ -55,10 +56,10 @@ esac
 # the translation teacher of the same vocabulary)
 init_from "$DATA"
 
+begin_training "$SAVE" "$PRESET $DATA SEED=$SEED${INIT_FROM:+ INIT_FROM=$INIT_FROM} $*"
 echo "[train-teacher] preset $PRESET on $DATA -> $SAVE ($DEVICE)"
-mkdir -p "$SAVE"
-cd "$ROOT"
 "$PYTHON" -m fairseq_cli.train "$DATA" --user-dir "$ROOT/kdseq" --save-dir "$SAVE" --seed "$SEED" \
   "${ARCH[@]}" "${ARGS[@]}" ${DEVICE_ARGS[@]+"${DEVICE_ARGS[@]}"} --log-format simple --log-interval 50 \
   --best-checkpoint-metric loss --skip-invalid-size-inputs-valid-test "$@"
+end_training "$SAVE"
 echo "[train-teacher] done: $SAVE/checkpoint_best.pt"

@@ -6,6 +6,15 @@ from kdseq.cli import user_errors
 from kdseq.prepare import Corpora, Filters, PrepareConfig, Vocabulary, prepare
 
 
+def held_out_size(value):
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a number of pairs, or auto") from None
+
+
 def get_parser():
     p = argparse.ArgumentParser(
         prog="kdseq-prepare",
@@ -22,8 +31,10 @@ def get_parser():
                    help="plain text the sentencepiece model also learns from (repeatable); the dictionary is then "
                         "every piece of the model, so other corpora prepared with --spm-model/--dict binarize "
                         "without <unk> (one vocabulary for all models of a task)")
-    p.add_argument("--valid-size", type=int, default=1000, help="without --valid/--test: pairs split off train")
-    p.add_argument("--test-size", type=int, default=1000, help="without --valid/--test: pairs split off train")
+    p.add_argument("--valid-size", type=held_out_size, default="auto",
+                   help="without --valid/--test: pairs split off train (auto: 5%% of its distinct sources, at least "
+                        "100, at most 1000)")
+    p.add_argument("--test-size", type=held_out_size, default="auto", help="the same, for the test set")
     p.add_argument("--src-lang", required=True, help="source language code, e.g. en")
     p.add_argument("--tgt-lang", required=True, help="target language code, e.g. de")
     p.add_argument("--out-dir", required=True, help="output folder (created atomically)")

@@ -67,6 +67,9 @@ def get_parser():
                         "settings (backend, compute type, beam, chunk size...) are read from state.json")
     g.add_argument("--max-chunks", type=int, help="decode at most this many chunks in this run, then stop")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.add_argument("--on-change", choices=["refuse", "restart"], default="refuse",
+                   help="a folder started with other settings (state.json): refuse it (default), or start it "
+                        "over, its chunks removed (the workflow: a changed setting rebuilds)")
     g = p.add_argument_group("outputs")
     g.add_argument("--select", default="best",
                    help="comma-separated: best (seq-KD), bleu or chrf (seq-inter: the n-best hypothesis "
@@ -93,7 +96,8 @@ def build_config(a):
                       *Inputs.teacher_sources(a.teacher_source)),
         search=Search(a.beam, a.nbest, a.lenpen, a.max_len_a, a.max_len_b, a.no_repeat_ngram_size),
         runtime=Runtime(a.backend, a.device, a.compute_type, a.max_tokens, a.max_sentences, a.threads, a.ct2_cache),
-        work=Work(a.chunk_size, a.num_shards, a.shard_id, a.merge, a.max_chunks, not a.no_progress),
+        work=Work(a.chunk_size, a.num_shards, a.shard_id, a.merge, a.max_chunks, not a.no_progress,
+                  a.on_change == "restart"),
         outputs=Outputs(tuple(s.strip() for s in a.select.split(",") if s.strip()), a.max_len_ratio, a.max_repeats,
                         a.keep_original, a.headline_ratio))
 

@@ -8,6 +8,7 @@ The training corpus is streamed, never held: a first pass keeps 16-byte digests 
 key (:class:`TrainRows`), the split and the overlap rules work on those, and a last pass writes the rows kept.
 Memory grows by about 40 bytes per training pair (5M pairs: 200 MB), whatever the length of the sentences."""
 import hashlib
+import logging
 import random
 import re
 import unicodedata
@@ -19,6 +20,8 @@ import numpy as np
 from kdseq.errors import KdseqError
 
 _SPACE = re.compile(r"\s+")
+
+log = logging.getLogger(__name__)
 
 
 def input_key(text):
@@ -106,15 +109,16 @@ def random_split(train, sizes, seed, counts):
     unique and absent from train: pairs that read the same source stay together (a corpus with repeated sentences
     never gets an overlapping split). Returns (the corpus row numbers of valid, of test), one row per held-out
     source (its first), in corpus order; ``train`` keeps the rest."""
-    valid_size, test_size = sizes
     if not len(train):
         uniq = np.zeros((0, 2), np.uint64)
     else:
         uniq, first, inverse = np.unique(train.keys, axis=0, return_index=True, return_inverse=True)
     n_sources = len(uniq)
+    valid_size, test_size = held_out_sizes(sizes, n_sources)
     if n_sources < valid_size + test_size + 1:
-        raise KdseqError(f"--train: {n_sources} distinct source sentences cannot give --valid-size {valid_size} "
-                         f"and --test-size {test_size} and leave some for training")
+        given = [f"{s} ({n})" if s == "auto" else str(n) for s, n in zip(sizes, (valid_size, test_size))]
+        raise KdseqError(f"--train: {n_sources} distinct source sentences cannot give --valid-size {given[0]} "
+                         f"and --test-size {given[1]} and leave some for training")
     # sources numbered in the order they first occur: the order the random draw is made in
     rank = np.empty(n_sources, np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(n_sources)
@@ -130,7 +134,17 @@ def random_split(train, sizes, seed, counts):
     is_held = np.isin(row_rank, np.asarray(held, np.int64))
     counts["heldout_dropped_repeated_source"] = int(is_held.sum()) - len(held)
     train.select(np.flatnonzero(~is_held))
+    kept = int((~is_held).sum())
+    if kept < 0.8 * len(is_held):
+        log.warning(f"training keeps {kept} of the {len(is_held)} pairs ({100 * kept / len(is_held):.0f}%): "
+                    f"{valid_size} valid and {test_size} test pairs are held out; give smaller --valid-size and "
+                    "--test-size (auto: 5% each) or a larger corpus")
     return tuple(out)
+
+
+def held_out_sizes(sizes, n_sources):
+    """(valid, test) sizes: a number as given; auto, 5% of the distinct sources, at least 100 and at most 1000."""
+    return tuple(min(1000, max(100, round(0.05 * n_sources))) if s == "auto" else s for s in sizes)
 
 
 def rows_at(read, numbers):

@@ -6,6 +6,7 @@ the unit of resuming (a rerun decodes only chunks without a file) and of shardin
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from dataclasses import fields
@@ -47,9 +48,11 @@ def read_state(out_dir):
                          "--out-dir") from None
 
 
-def check_state(out_dir, state):
+def check_state(out_dir, state, restart=False):
     """Create state.json on the first run, exclusively (of two runs started at once, one creates it and the
-    other compares); later runs (resumes, other shards) must match it."""
+    other compares); later runs (resumes, other shards) must match it. ``restart``: a folder started with other
+    settings is started over (its state.json and chunks/, which only kdseq-regenerate writes, moved aside then
+    removed; of shards restarting at once, one does it and the others find its new state.json)."""
     path = os.path.join(out_dir, "state.json")
     tmp = f"{path}.tmp-{os.getpid()}"
     atomic_write(tmp, json.dumps(state, indent=1, sort_keys=True) + "\n")
@@ -66,6 +69,21 @@ def check_state(out_dir, state):
         return record.get(k, SEARCH_DEFAULTS.get(k))
 
     diff = [k for k in STATE_KEYS if value(old, k) != value(state, k)]
+    if diff and restart:
+        k = diff[0]
+        log.info(f"{out_dir} was started with {k}={value(old, k)!r}, this run has {value(state, k)!r}: starting over")
+        aside = f"{path}.old-{os.getpid()}"
+        try:
+            os.rename(path, aside)  # one restarting process wins; the others compare with its new state.json
+        except FileNotFoundError:
+            return check_state(out_dir, state, restart)
+        chunks = os.path.join(out_dir, "chunks")
+        if os.path.isdir(chunks):
+            os.rename(chunks, f"{chunks}.old-{os.getpid()}")
+        check_state(out_dir, state)
+        shutil.rmtree(f"{chunks}.old-{os.getpid()}", ignore_errors=True)
+        os.remove(aside)
+        return
     if diff:
         k = diff[0]
         raise KdseqError(f"{path}: this folder was started with {k}={value(old, k)!r}, this run has "

@@ -48,6 +48,7 @@ class Work:
     merge: bool = False                    # decode nothing: join every shard's chunks (no teacher, no decoder)
     max_chunks: Optional[int] = None       # decode at most this many chunks, then stop
     progress: bool = True
+    restart: bool = False                  # a folder started with other settings is started over, not refused
 
     def __post_init__(self):
         for flag, v in (("--chunk-size", self.chunk_size), ("--num-shards", self.num_shards),

@@ -157,7 +157,7 @@ def decode_and_merge(cfg, corpus, data, out_dir, t0):
              "teacher": teacher.paths, "teacher_sha256": shas, "backend": dec.name, "compute_type": dec.compute_type,
              **cfg.search.record(), "chunk_size": work.chunk_size, "sentences": len(corpus),
              "max_positions": [max_source, max_target]}
-    chunks.check_state(out_dir, state)
+    chunks.check_state(out_dir, state, cfg.work.restart)
     output.keep_teacher_dict(out_dir, teacher.dict_dirs[0], corpus.tgt_lang)
     max_tokens, max_sentences = cfg.runtime.batch_limits(info["device"].startswith("cuda"), dec.name)
     summary = {"backend": dec.name, "compute_type": dec.compute_type, "device": info["device"],
