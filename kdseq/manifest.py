@@ -1,7 +1,6 @@
 """One record of what an output was made from, so that a rerun is a no-op, or refused when its inputs or settings
 differ (``--force`` rebuilds). kdseq-prepare keeps it in ``prepare.json``, kdseq-extract-headlines in
-``extract.json``, the recipes' shell stages (a trained model, a regeneration) in ``kdseq-stage.json``
-(``kdseq-stage``).
+``extract.json``, kdseq-combine in ``combine.json``. (The workflow's own reruns are Snakemake's: workflow/.)
 
 A record is ``{"settings": {name: value}, "inputs": {role: {path, bytes, sha256}}}`` plus what the stage adds."""
 import json

@@ -6,6 +6,8 @@
 #                                        # munged, slurmctld and slurmd; prints the SLURM_CONF to export
 #   bash scripts/slurm-local.sh status   # which of its daemons run, and sinfo
 #   bash scripts/slurm-local.sh stop     # ends the daemons it started (by their pid files), nothing else
+# /etc/slurm/slurm.conf, where Slurm's commands look by default, is linked to its configuration while it runs (unless
+# another cluster's configuration is there).
 #
 # Settings: KDSEQ_SLURM_DIR (default work/slurm-local), SLURMCTLD_PORT (6817), SLURMD_PORT (6818).
 # Running start again while the cluster runs does nothing. The node is this machine: all its cores, and its memory
@@ -105,6 +107,7 @@ start() {
   done
   mkdir -p "$DIR"
   write_config
+  link_default_config
   alive munged || clean munged --force --socket="$DIR/munge/munge.socket" --pid-file="$DIR/munged.pid" \
     --log-file="$DIR/log/munged.log" --seed-file="$DIR/munge/seed" --key-file=/etc/munge/munge.key ||
     { stop_daemons; die "munged did not start (log: $DIR/log/munged.log)"; }
@@ -122,6 +125,24 @@ start() {
   done
   stop_daemons
   die "the node did not come up in 30 s (logs: $DIR/log/); everything this script started was stopped"
+}
+
+# link_default_config: /etc/slurm/slurm.conf, where Slurm's commands look without SLURM_CONF, links to this cluster's
+# (a job step that Snakemake's Slurm executor starts runs srun with the SLURM_* variables removed); a slurm.conf of
+# another cluster there is left alone
+link_default_config() {
+  local default=/etc/slurm/slurm.conf
+  if [ -L "$default" ] && [ "$(readlink "$default")" = "$CONF" ]; then return 0; fi
+  if [ -e "$default" ] || [ -L "$default" ]; then
+    say "$default is another cluster's: left alone (jobs that run srun need SLURM_CONF=$CONF)"
+    return 0
+  fi
+  mkdir -p /etc/slurm && ln -s "$CONF" "$default"
+}
+
+unlink_default_config() {
+  local default=/etc/slurm/slurm.conf
+  if [ -L "$default" ] && [ "$(readlink "$default")" = "$CONF" ]; then rm -f "$default"; fi
 }
 
 stop_daemons() {
@@ -148,7 +169,7 @@ status() {
 [ $# -eq 1 ] || usage
 case "$1" in
   start) start ;;
-  stop) stop_daemons; say "stopped" ;;
+  stop) stop_daemons; unlink_default_config; say "stopped" ;;
   status) status ;;
   *) usage ;;
 esac
