@@ -287,6 +287,26 @@ def test_changed_settings_are_refused_on_resume(runs, toy_teacher, env):
     assert r.returncode == 2 and "beam=5" in r.stderr and "another --out-dir" in r.stderr
 
 
+def test_on_change_restart_starts_a_changed_folder_over(runs, toy_teacher, env, tmp_path):
+    """--on-change restart (the workflow's: a changed setting rebuilds): a folder started with beam 5 is started over
+    with beam 4, giving the bytes of a fresh beam-4 run; the same settings still resume."""
+    data = runs["data"]
+    args = ("--split", "test", "--backend", "ctranslate2", "--nbest", "4", "--select", "best,bleu", "--chunk-size",
+            "16", "--beam", "4")
+    fresh = tmp_path / "fresh"
+    regen(data, toy_teacher, fresh, env, *args)
+    changed = tmp_path / "changed"
+    shutil.copytree(runs["dir"] / "ctranslate2", changed)
+    r = regen(data, toy_teacher, changed, env, *args, "--on-change", "restart")
+    assert "was started with beam=5, this run has 4: starting over" in r.stderr
+    for sel in ("best", "bleu"):
+        assert outputs(changed, sel, "test") == outputs(fresh, sel, "test")
+    assert json.loads((changed / "state.json").read_text())["beam"] == 4
+    assert sorted(os.listdir(changed)) == sorted(os.listdir(fresh))  # nothing of the old run set aside is left
+    r = regen(data, toy_teacher, changed, env, *args, "--on-change", "restart")
+    assert "starting over" not in r.stderr and json.loads(r.stdout.splitlines()[-1])["decoded_sentences"] == 0
+
+
 def test_bad_arguments_are_refused(runs, toy_teacher, env, tmp_path):
     data = runs["data"]
     r = regen(data, toy_teacher, tmp_path / "o", env, "--select", "bleu", check=False)

@@ -299,3 +299,23 @@ def test_spm_sentences_is_recorded_and_a_change_refused(tmp_path, capsys):
     code, _ = run(tmp_path, "--train", data, "--valid-size", 20, "--test-size", 20, "--vocab-size", 60,
                   "--spm-sentences", 1000)  # fewer lines than its training text: the model would differ
     assert code == 2 and "--spm-sentences: was None, now 1000" in capsys.readouterr().err
+
+
+def test_held_out_sizes_scale_with_the_corpus_and_a_small_training_share_is_said(tmp_path, capsys):
+    """By default 5% of the distinct sources each (at least 100, at most 1000); a split that leaves training under
+    80% of the pairs is said in one line; sizes that leave nothing are refused, naming what auto came to."""
+    pairs = list(dict.fromkeys(make_pairs(2600, seed=5)))[:2400]
+    code, out = run(tmp_path, "--train", write_tsv(tmp_path / "big.tsv", pairs), "--vocab-size", 60)
+    assert code == 0
+    counts = json.loads((out / "prepare.json").read_text())
+    assert (counts["valid_pairs"], counts["test_pairs"], counts["train_pairs"]) == (120, 120, 2160)
+    assert "training keeps" not in capsys.readouterr().err
+    small = write_tsv(tmp_path / "small.tsv", pairs[:600])
+    code, _ = run(tmp_path / "s", "--train", small, "--vocab-size", 60)
+    assert code == 0
+    assert ("kdseq-prepare: training keeps 400 of the 600 pairs (67%): 100 valid and 100 test pairs are held out; "
+            "give smaller --valid-size and --test-size") in capsys.readouterr().err
+    code, _ = run(tmp_path / "t", "--train", write_tsv(tmp_path / "tiny.tsv", pairs[:100]), "--test-size", 10)
+    assert code == 2
+    assert ("--train: 100 distinct source sentences cannot give --valid-size auto (100) and --test-size 10 and "
+            "leave some for training") in capsys.readouterr().err

@@ -1,0 +1,134 @@
+"""The workflow's plan and its refusals, without running models: the jobs each recipe plans (shards, optional
+stages), a wrong config key or value refused in one line before any job, a work folder of the earlier shell recipes
+refused; and, running the tiny recipe's first stages, a killed training and a killed regeneration resume (from
+checkpoint_last.pt, from their chunks) instead of starting over."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import BIN, ROOT, command_path, make_pairs, write_tsv
+from tests.integration.test_workflow import planned
+
+SNAKEFILE = os.path.join(ROOT, "workflow", "Snakefile")
+DEMO = os.path.join(ROOT, "config", "demo.yaml")
+HEADLINES = os.path.join(ROOT, "config", "headlines.yaml")
+
+
+def snakemake(work, *args, env=None, timeout=600):
+    return subprocess.run([os.path.join(BIN, "snakemake"), "-s", SNAKEFILE, "--directory", str(work), "--cores", "2",
+                           *map(str, args)], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def test_plans_of_both_recipes(tmp_path):
+    res = snakemake(tmp_path / "w", "--configfile", DEMO, "-n")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert planned(res) == {"libreoffice": 1, "teacher": 1, "evaluate": 5, "check_teacher": 1, "regenerate": 1,
+                            "check_regeneration": 1, "cache": 1, "student": 4, "evaluate_deployed": 4, "report": 1,
+                            "all": 1}
+    # regeneration and cache as shard jobs and a merge; the on-policy students; no students at all
+    res = snakemake(tmp_path / "w", "--configfile", DEMO, "-n", "--config", "regen_shards=3", "cache_shards=2",
+                    "onpolicy=True")
+    plan = planned(res)
+    assert (plan["regenerate_shard"], plan["regenerate_merge"], plan["cache_shard"], plan["cache_merge"]) == (3, 1, 2, 1)
+    assert plan["student_continued"] == 2 and plan["evaluate"] == 7 and "regenerate" not in plan
+    res = snakemake(tmp_path / "w", "--configfile", DEMO, "-n", "--config", "students=[]")
+    assert planned(res) == {"libreoffice": 1, "teacher": 1, "evaluate": 1, "check_teacher": 1, "report": 1, "all": 1}
+    # the headline recipe, and its union student; the long setting is an overlay with its own folder
+    res = snakemake(tmp_path / "w", "--configfile", HEADLINES, "-n")
+    assert res.returncode == 0, res.stderr[-2000:]
+    plan = planned(res)
+    assert (plan["prepare"], plan["teacher"], plan["regenerate"], plan["student"], plan["evaluate"]) == (5, 3, 2, 6, 19)
+    res = snakemake(tmp_path / "w", "--configfile", HEADLINES, "-n", "--config", "union=True")
+    assert planned(res)["student"] == 7 and planned(res)["union"] == 1
+    res = snakemake(tmp_path / "w", "--configfile", HEADLINES, os.path.join(ROOT, "config", "headlines-long.yaml"),
+                    "-n", "-p")
+    assert "headlines-long/models/teacher-mt/training.json" in res.stdout and "--max-update 2000" in res.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config", "teacher_update=5"], "config: Additional properties are not allowed ('teacher_update' was "
+                                       "unexpected) (the keys and values: workflow/schemas/translation.schema.yaml)"),
+    (["--config", "teacher_updates=many"], "config teacher_updates: 'many' is not of type 'integer', 'null'"),
+    (["--config", "students=[baseline, word_kd]"], "config students.1: 'word_kd' is not one of"),
+    (["--config", "checks=maybe"], "config checks: 'maybe' is not one of ['stop', 'warn']"),
+    (["--config", "corpus=mine.tsv"], "config corpus: mine.tsv needs src and tgt"),
+    (["--config", "recipe=other"], "config recipe: 'other': give a config file"),
+])
+def test_config_mistakes_are_refused_in_one_line(tmp_path, args, message):
+    res = snakemake(tmp_path / "w", "--configfile", DEMO, "-n", *args)
+    assert res.returncode == 1
+    lines = [line for line in res.stderr.splitlines() if "kdseq workflow" in line]
+    assert len(lines) == 1 and message in lines[0], res.stderr[-2000:]
+    assert "Traceback" not in res.stderr and not (tmp_path / "w" / "models").exists()
+
+
+def test_a_work_folder_of_the_shell_recipes_is_refused_and_kept(tmp_path):
+    old = tmp_path / "w" / "models" / "teacher"
+    old.mkdir(parents=True)
+    (old / "kdseq-stage.json").write_text("{}")
+    (old / "checkpoint_best.pt").write_bytes(b"a model")
+    res = snakemake(tmp_path / "w", "--configfile", DEMO, "-n")
+    assert res.returncode == 1
+    assert (f"kdseq workflow: error: {tmp_path / 'w' / 'models'} was made by an earlier kdseq recipe "
+            "(teacher/kdseq-stage.json): the workflow neither reuses nor deletes it") in res.stderr
+    assert (old / "checkpoint_best.pt").read_bytes() == b"a model"
+
+
+def kill_when(cmd, env, ready, timeout=300):
+    """Start ``cmd`` in a session of its own; when ``ready()``, SIGTERM the whole session (Ctrl-C, or scancel of a
+    job); return its exit status."""
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    end = time.time() + timeout
+    while not ready():
+        assert proc.poll() is None, "it ended before it could be killed"
+        assert time.time() < end, "not ready in time"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGTERM)
+    return proc.wait(timeout=60)
+
+
+def test_a_killed_training_and_a_killed_regeneration_resume(tmp_path):
+    corpus = write_tsv(tmp_path / "mine.tsv", list(dict.fromkeys(make_pairs(900, seed=7)))[:800])
+    conf = tmp_path / "tiny.yaml"
+    conf.write_text(f"""corpus: {corpus}
+src: en
+tgt: de
+valid_size: 40
+test_size: 40
+vocab_size: 60
+teacher_updates: 100
+teacher_extra: "--warmup-updates 20 --validate-interval 100 --save-interval 100 --save-interval-updates 10"
+regen_extra: "--keep-original --chunk-size 40 --backend fairseq"
+checks: warn
+""")
+    env = dict(os.environ, PATH=command_path(), KDSEQ_DEVICE="cpu")
+    env.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)
+    work = tmp_path / "work"
+    models, logs = work / "corpus-mine" / "models", work / "corpus-mine" / "logs"
+    cmd = [os.path.join(BIN, "snakemake"), "-s", SNAKEFILE, "--directory", str(work), "--cores", "2",
+           "--rerun-incomplete", "--configfile", DEMO, str(conf), "--", "corpus-mine/models/regenerate.json"]
+
+    # the teacher, killed once it has saved a checkpoint
+    assert kill_when(cmd, env, lambda: (models / "teacher" / "checkpoint_last.pt").exists()) != 0
+    assert not (models / "teacher" / "training.json").exists()
+    assert (models / "teacher" / "checkpoint_last.pt").exists()  # not deleted with the failed job's outputs
+
+    # then the regeneration, killed once two of its 18 chunks are written
+    chunks = models / "teacher" / "regenerated" / "chunks"
+    assert kill_when(cmd, env, lambda: chunks.is_dir() and len(os.listdir(chunks)) >= 2) != 0
+    assert (models / "teacher" / "training.json").exists()
+    train_log = (logs / "train-teacher.log").read_text()
+    assert "Loaded checkpoint corpus-mine/models/teacher/checkpoint_last.pt (epoch" in train_log
+    assert "@ 0 updates" not in train_log.split("Loaded checkpoint")[1].splitlines()[0]
+    done = {p.name: p.stat().st_mtime_ns for p in chunks.glob("*.jsonl")}
+    assert 2 <= len(done) < 18
+
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert f"resuming: {len(done)} of this shard's 18 chunks are already done" in (logs / "regenerate.log").read_text()
+    assert {p: (chunks / p).stat().st_mtime_ns for p in done} == done  # decoded once, kept
+    assert len(list(chunks.glob("*.jsonl"))) == 18
