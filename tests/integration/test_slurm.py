@@ -2,7 +2,8 @@
 munge): regeneration and the top-k cache as sbatch job arrays of shards with their merge after them
 (--dependency=afterok), the same bytes as one run; a shard cancelled mid-run (scancel) and submitted again resumes
 to the same bytes; a two-task distributed student (srun, fairseq's Slurm initialisation) equals one process with
---update-freq 2. Skipped, with the reason, only where the packages cannot be installed."""
+--update-freq 2; the tiny recipe run by Snakemake on the cluster (--profile profiles/slurm) equals the local run.
+Skipped, with the reason, only where the packages cannot be installed."""
 import getpass
 import hashlib
 import os
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import BIN, ROOT, TINY, cli, env_without_torch_override, one_core
+from tests.conftest import BIN, ROOT, TINY, cli, command_path, env_without_torch_override, make_pairs, one_core, write_tsv
 from tests.integration.test_distributed import free_port, largest_difference
 
 SCRIPT = os.path.join(ROOT, "scripts", "slurm-local.sh")
@@ -193,3 +194,48 @@ def test_start_again_is_a_no_op_and_a_port_in_use_is_refused(cluster, tmp_path):
     assert not (tmp_path / "other").exists()  # nothing written, nothing started
     status = subprocess.run(["bash", SCRIPT, "status"], capture_output=True, text=True, env=env).stdout
     assert status.count("not running") == 3
+
+
+def test_the_workflow_on_slurm_equals_the_local_run(cluster, tmp_path):
+    """The tiny main recipe (teacher, regeneration, the seq-KD student, their evaluations) run by Snakemake with
+    --profile profiles/slurm, every job submitted with sbatch (the regeneration as two shard jobs and a merge), gives
+    the bytes of the same recipe run on this machine in one regeneration job."""
+    corpus = write_tsv(tmp_path / "mine.tsv", list(dict.fromkeys(make_pairs(900, seed=7)))[:800])
+    conf = tmp_path / "tiny.yaml"
+    conf.write_text(f"""corpus: {corpus}
+src: en
+tgt: de
+valid_size: 40
+test_size: 40
+vocab_size: 60
+teacher_updates: 60
+student_updates: 20
+teacher_extra: "--warmup-updates 20 --validate-interval 100 --save-interval 100"
+student_extra: "--warmup-updates 10 --validate-interval 100 --save-interval 100"
+regen_extra: "--keep-original"
+students: [seq-kd]
+deployed: false
+checks: warn
+""")
+    env = dict(cluster, PATH=command_path(cluster), KDSEQ_DEVICE="cpu")
+    env.pop("OMP_NUM_THREADS", None), env.pop("MKL_NUM_THREADS", None)  # each job's threads are Snakemake's
+    base = [os.path.join(BIN, "snakemake"), "-s", os.path.join(ROOT, "workflow", "Snakefile"), "--cores", "2",
+            "--configfile", os.path.join(ROOT, "config", "demo.yaml"), str(conf)]
+    local = subprocess.run([*base, "--directory", tmp_path / "local"], env=env, capture_output=True, text=True,
+                           timeout=900)
+    assert local.returncode == 0, local.stderr[-3000:]
+    slurm = subprocess.run([*base, "--directory", tmp_path / "slurm", "--profile", os.path.join(ROOT, "profiles", "slurm"),
+                            "--config", "regen_shards=2", "--slurm-init-seconds-before-status-checks", "2",
+                            "--seconds-between-status-checks", "2", "--set-resources", "teacher:mem_mb=2000",
+                            "regenerate_shard:mem_mb=2000", "student:mem_mb=2000"],
+                           env=env, capture_output=True, text=True, timeout=1200)
+    assert slurm.returncode == 0, slurm.stderr[-3000:]
+    submitted = re.findall(r"Job \d+ has been submitted with SLURM jobid (\d+)", slurm.stdout + slurm.stderr)
+    assert len(submitted) == 8, slurm.stderr[-3000:]  # 12 jobs; 4 localrules (the checks, the table, all) ran here
+    regen = "corpus-mine/models/teacher/regenerated"
+    for sel in ("best", "bleu"):
+        assert tree_digest(tmp_path / "slurm" / regen / sel / "bin") == tree_digest(tmp_path / "local" / regen / sel / "bin")
+    for name in ("teacher", "student-seq-kd"):
+        for beam in (1, 5):
+            hyp = f"corpus-mine/results/{name}.test.beam{beam}.hyp"
+            assert (tmp_path / "slurm" / hyp).read_bytes() == (tmp_path / "local" / hyp).read_bytes()

@@ -35,7 +35,7 @@ def check_config():
     if errors:
         e = errors[0]
         key = ".".join(map(str, e.path))
-        stop(f"config {key + ': ' if key else ''}{e.message} (the keys and values: {os.path.relpath(path, ROOT)})")
+        stop(f"config{' ' + key if key else ''}: {e.message} (the keys and values: {os.path.relpath(path, ROOT)})")
     validate(config, path)  # Snakemake's own check of the same schema
 
 
