@@ -21,7 +21,7 @@ FAIRSEQ_SPEC="fairseq-fixed==0.12.3.1"
 RUNTIME_DEPS=(
   "hydra-core==1.3.2" "omegaconf==2.3.0" bitarray regex "sacrebleu>=2.3,<3" tqdm cffi cython "numpy<2.3"
   packaging scikit-learn "sentencepiece>=0.1.99" "rouge-score==0.1.2" pytest "pytest-xdist==3.8.0" "ctranslate2==4.8.5"
-  "matplotlib>=3.7,<4" "snakemake==9.27.1" "snakemake-executor-plugin-slurm==2.8.0"
+  "matplotlib>=3.7,<4" "snakemake==9.27.1" "snakemake-executor-plugin-slurm==2.6.1"
 )
 STAMP_KEY="torch=$TORCH_VERSION fairseq=$FAIRSEQ_SPEC deps=${RUNTIME_DEPS[*]} setup=$(cat "$ROOT/setup.py" | cksum)"
 
