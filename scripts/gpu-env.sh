@@ -7,7 +7,7 @@
 stamp "install"
 "$PYTHON" -c 'import torch, sys; print("[gpu] torch", torch.__version__, "cuda", torch.cuda.is_available(),
       torch.cuda.get_device_name() if torch.cuda.is_available() else "", "python", sys.version.split()[0])'
-if ! "$PYTHON" -c "import fairseq, hydra, bitarray, rouge_score, ctranslate2" 2> /dev/null; then
+if ! "$PYTHON" -c "import fairseq, hydra, bitarray, rouge_score, ctranslate2, snakemake" 2> /dev/null; then
   "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/kdseq-site \
     "$PACK"/wheels/*.whl
   export PYTHONPATH=/tmp/kdseq-site${PYTHONPATH:+:$PYTHONPATH} PATH=/tmp/kdseq-site/bin:$PATH

@@ -12,7 +12,7 @@
 #
 # PY must be the GPU machine's Python version (3.12 for a GPU image with torch 2.11 preinstalled, which has
 # numpy, sentencepiece, sacrebleu, regex, scikit-learn, matplotlib and pyyaml, but none of fairseq,
-# hydra-core, omegaconf, antlr4, bitarray, rouge-score, nltk, ctranslate2). About 1 minute and 50 MB.
+# hydra-core, omegaconf, antlr4, bitarray, rouge-score, nltk, ctranslate2, snakemake). About 1 minute and 80 MB.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PACK=${1:-$ROOT/.gpu}
@@ -67,6 +67,16 @@ log "downloading the other wheels for cp$pyver"
   --platform manylinux2014_x86_64 --platform any -d "$PACK/wheels" \
   hydra-core==1.3.2 omegaconf==2.3.0 bitarray nltk defusedxml ctranslate2==4.8.5
 "$TMP/venv/bin/pip" wheel -q --no-deps rouge-score==0.1.2 antlr4-python3-runtime==4.9.3 -w "$PACK/wheels"
+# Snakemake (the recipes are its workflow) with its dependencies, less what the GPU image has (numpy and the others
+# named above: the image's own are used)
+# (wheels built by the GPU machine's Python version: some of them are sources only, e.g. connection_pool)
+"$TMP/venv/bin/pip" wheel -q -w "$TMP/snakemake" snakemake==9.27.1
+for whl in "$TMP"/snakemake/*.whl; do
+  case "$(basename "$whl" | tr 'A-Z_' 'a-z-')" in
+    numpy-*|pyyaml-*|packaging-*|regex-*|scikit-learn-*|matplotlib-*|sentencepiece-*|sacrebleu-*) ;;
+    *) cp "$whl" "$PACK/wheels/" ;;
+  esac
+done
 
 if [ "$DEMO_DATA" = 1 ]; then
   log "copying the prepared data"

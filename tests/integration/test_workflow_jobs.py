@@ -34,6 +34,12 @@ def test_plans_of_both_recipes(tmp_path):
     plan = planned(res)
     assert (plan["regenerate_shard"], plan["regenerate_merge"], plan["cache_shard"], plan["cache_merge"]) == (3, 1, 2, 1)
     assert plan["student_continued"] == 2 and plan["evaluate"] == 7 and "regenerate" not in plan
+    # the template for one's own corpus, filled in
+    corpus = write_tsv(tmp_path / "mine.tsv", make_pairs(10, seed=1))
+    res = snakemake(tmp_path / "w", "--configfile", DEMO, os.path.join(ROOT, "config", "template.yaml"), "-n",
+                    "--config", f"corpus={corpus}")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert planned(res)["prepare_corpus"] == 1 and "corpus-mine/models/teacher/training.json" in res.stdout
     res = snakemake(tmp_path / "w", "--configfile", DEMO, "-n", "--config", "students=[]")
     assert planned(res) == {"libreoffice": 1, "teacher": 1, "evaluate": 1, "check_teacher": 1, "report": 1, "all": 1}
     # the headline recipe, and its union student; the long setting is an overlay with its own folder

@@ -1,6 +1,6 @@
 """The documents stay true to the code: every relative link of README.md and docs/ resolves, and every flag the
-README names is a flag of a command (its --help), of kdseq-flags (what kdseq adds to fairseq-train) or of
-fairseq-train itself."""
+README names is a flag of a command (its --help), of kdseq-flags (what kdseq adds to fairseq-train), of
+fairseq-train itself or of Snakemake (the demos' arguments)."""
 import os
 import re
 import subprocess
@@ -45,6 +45,9 @@ def known_flags():
     texts = [cli(name, "--help").stdout for name in COMMANDS]
     texts.append(cli("kdseq-flags").stdout)
     texts.append(cli("fairseq-train", "--user-dir", "kdseq", "--task", "headline_kd", "--help", cwd=ROOT).stdout)
+    # the workflow's (scripts/demo.sh passes its arguments to Snakemake)
+    texts.append(subprocess.run([os.path.join(os.path.dirname(sys.executable), "snakemake"), "--help"],
+                                capture_output=True, text=True).stdout)
     return {flag for text in texts for flag in FLAG.findall(text)} | {f for flags in LAUNCHERS.values() for f in flags}
 
 
