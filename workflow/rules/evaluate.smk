@@ -4,9 +4,9 @@ MODEL_NAMES = ["teacher", *(f"student-{s}" for s in config["students"])]
 if config["onpolicy"] and config["students"]:
     MODEL_NAMES += ["student-on-policy", "student-seq-kd-more"]
 DEPLOYED = [n for n in MODEL_NAMES if n != "teacher" and config["deployed"]]
-TABLE_RESULTS = [f"{RESULTS}/{n}.test.beam{b}.json" for n in MODEL_NAMES for b in (1, 5)] + [
-    f"{RESULTS}/{n}-ct2-int8.test.beam1.json" for n in DEPLOYED
-]
+# each model's rows together: greedy, beam 5, then greedy in CTranslate2 int8
+TABLE_RESULTS = [f for n in MODEL_NAMES for f in (f"{RESULTS}/{n}.test.beam1.json", f"{RESULTS}/{n}.test.beam5.json",
+                                                  *([f"{RESULTS}/{n}-ct2-int8.test.beam1.json"] if n in DEPLOYED else []))]
 # a student's checks: the teacher's, and the regeneration's if it trains on the regenerated corpus
 ALL_CHECKS = [f"{CHECKS}/teacher.txt"] + (
     [f"{CHECKS}/regeneration.txt"] if {"seq-kd", "seq-inter"} & set(config["students"]) else []
