@@ -216,24 +216,24 @@ rule union:
 # so they are not validated and the last checkpoint is the model. The students of each teacher start from teacher-mt
 # (its size) and train student_updates at sequence level; a compressed student of the cpu-demo student size, from
 # scratch, trains small_student_updates at word level. name: (method, data, inputs, started from teacher-mt,
-# arguments before the updates)
+# arguments before the updates), in the table's order
 INIT = f"--lr {config['init_lr']} --warmup-updates 100"
 N, N_SMALL = config["student_updates"], config["small_student_updates"]
 A_DONE, B_DONE = f"{CHECKS}/regen-a.txt", f"{CHECKS}/regen-b.txt"
 STUDENTS = {
     "student-a-seq": ("seq-kd", f"{RA}/bin", A_DONE, True, f"{INIT}", N),
     "student-a-seq-seed2": ("seq-kd", f"{RA}/bin", A_DONE, True, f"--seed 2 {INIT}", N),
+    # word level, teacher-mt reading the English headline, no hard loss: the compressed row
+    "student-a-word-small": ("word-kd", f"{RA}/bin", A_DONE, False,
+                             f"{T_MT} --task headline_kd --teacher-source-data {RA}/bin-teacher --kd-alpha 1", N_SMALL),
     "student-b-seq": ("seq-kd", f"{RB}/bin", B_DONE, True, f"{INIT}", N),
     "student-b-seq-seed2": ("seq-kd", f"{RB}/bin", B_DONE, True, f"--seed 2 {INIT}", N),
-    "student-c-seq": ("seq-kd", f"{MODELS}/regen-c/bin", f"{MODELS}/regen-c.json", True, f"{INIT}", N),
     # (c) at word level: both teachers at each position, each reading its own source (Debian rows: teacher-mt
     # alone), half the loss the cross-entropy on regen-a's filtered outputs
     "student-c-word": ("word-kd", f"{RA}/bin", A_DONE, True,
                        f"{T_MT}:{T_HL} --task headline_kd --teacher-source-data {RA}/bin-teacher:{RA}/bin-teacher2 "
                        f"--kd-alpha 0.5 {INIT}", N),
-    # word level, teacher-mt reading the English headline, no hard loss: the compressed row
-    "student-a-word-small": ("word-kd", f"{RA}/bin", A_DONE, False,
-                             f"{T_MT} --task headline_kd --teacher-source-data {RA}/bin-teacher --kd-alpha 1", N_SMALL),
+    "student-c-seq": ("seq-kd", f"{MODELS}/regen-c/bin", f"{MODELS}/regen-c.json", True, f"{INIT}", N),
 }
 STUDENT_NAMES = [s for s in STUDENTS if s != "student-c-seq" or config["union"]]
 
