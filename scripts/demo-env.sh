@@ -38,7 +38,8 @@ run_workflow() {
   cores=$(getconf _NPROCESSORS_ONLN)
   local all=("${CONFIG[@]}" "${user_config[@]}")
   mkdir -p "$WORK"
-  stamp "workflow: $ROOT/workflow/Snakefile with ${files[*]#"$ROOT"/} ${user_files[*]}, work folder $WORK, $cores cores"
+  local shown=("${files[@]#"$ROOT"/}" ${user_files[@]+"${user_files[@]}"})
+  stamp "workflow: $ROOT/workflow/Snakefile with ${shown[*]}, work folder $WORK, $cores cores"
   snakemake -s "$ROOT/workflow/Snakefile" --directory "$WORK" --cores "$cores" --rerun-incomplete \
     --configfile "${files[@]}" ${user_files[@]+"${user_files[@]}"} ${all[@]+--config "${all[@]}"} \
     --quiet host ${rest[@]+"${rest[@]}"}

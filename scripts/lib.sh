@@ -35,7 +35,7 @@ begin_training() {
   local want="$*" rec="$save/command.txt"
   mkdir -p "$save"
   if [ -f "$rec" ]; then
-    [ "$(cat "$rec")" = "$want" ] && return 0
+    if [ "$(cat "$rec")" = "$want" ]; then repair_last_checkpoint "$save"; return 0; fi
     if [ "${KDSEQ_ON_CHANGE:-refuse}" != restart ]; then
       echo "error: $save holds a training started with other arguments ($rec): give another SAVE_DIR, or remove that folder to start over" >&2
       exit 1
@@ -57,4 +57,32 @@ end_training() {
   "$PYTHON" -c 'import json, sys; print(json.dumps({"command": open(sys.argv[1]).read().strip(), "checkpoint": sys.argv[2]}))' \
     "$1/command.txt" "$ckpt" > "$1/training.json.tmp"
   mv "$1/training.json.tmp" "$1/training.json"
+}
+
+# repair_last_checkpoint SAVE: fairseq writes a checkpoint atomically, then copies it in place to
+# checkpoint_last.pt (and checkpoint_best.pt); a kill during that copy leaves checkpoint_last.pt cut short, and the
+# resume would fail on it. It is replaced by the newest complete checkpoint of the folder (the one it was copied
+# from), or removed if there is none (the training starts over).
+repair_last_checkpoint() {
+  "$PYTHON" - "$1" <<'PY'
+import glob, os, shutil, sys, zipfile
+save = sys.argv[1]
+last = os.path.join(save, "checkpoint_last.pt")
+def complete(path):
+    try:
+        with zipfile.ZipFile(path) as z:
+            return bool(z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+if os.path.exists(last) and not complete(last):
+    others = [p for p in glob.glob(os.path.join(save, "checkpoint*.pt")) if p != last and complete(p)]
+    if others:
+        newest = max(others, key=os.path.getmtime)
+        shutil.copyfile(newest, last + ".tmp")
+        os.replace(last + ".tmp", last)
+        print(f"[train] {last} was cut short (killed while fairseq copied it): resuming from {os.path.basename(newest)}")
+    else:
+        os.remove(last)
+        print(f"[train] {last} was cut short (killed while fairseq copied it) and no complete checkpoint is left: starting over")
+PY
 }

@@ -106,7 +106,7 @@ tgt: de
 valid_size: 40
 test_size: 40
 vocab_size: 60
-teacher_updates: 100
+teacher_updates: 60
 teacher_extra: "--warmup-updates 20 --validate-interval 100 --save-interval 100 --save-interval-updates 10"
 regen_extra: "--keep-original --chunk-size 40 --backend fairseq"
 checks: warn
@@ -118,16 +118,21 @@ checks: warn
     cmd = [os.path.join(BIN, "snakemake"), "-s", SNAKEFILE, "--directory", str(work), "--cores", "2",
            "--rerun-incomplete", "--configfile", DEMO, str(conf), "--", "corpus-mine/models/regenerate.json"]
 
-    # the teacher, killed once it has saved a checkpoint
-    assert kill_when(cmd, env, lambda: (models / "teacher" / "checkpoint_last.pt").exists()) != 0
+    # the teacher, killed once it has saved a checkpoint; fairseq copies checkpoint_last.pt in place, so a kill at
+    # that moment leaves it cut short: the resume takes the complete checkpoint it was copied from
+    last = models / "teacher" / "checkpoint_last.pt"
+    assert kill_when(cmd, env, lambda: last.exists() and (models / "teacher" / "checkpoint_best.pt").exists()) != 0
     assert not (models / "teacher" / "training.json").exists()
-    assert (models / "teacher" / "checkpoint_last.pt").exists()  # not deleted with the failed job's outputs
+    assert last.exists()  # not deleted with the failed job's outputs
+    with open(last, "r+b") as f:
+        f.truncate(4096)
 
     # then the regeneration, killed once two of its 18 chunks are written
     chunks = models / "teacher" / "regenerated" / "chunks"
     assert kill_when(cmd, env, lambda: chunks.is_dir() and len(os.listdir(chunks)) >= 2) != 0
     assert (models / "teacher" / "training.json").exists()
     train_log = (logs / "train-teacher.log").read_text()
+    assert "checkpoint_last.pt was cut short (killed while fairseq copied it): resuming from checkpoint_" in train_log
     assert "Loaded checkpoint corpus-mine/models/teacher/checkpoint_last.pt (epoch" in train_log
     assert "@ 0 updates" not in train_log.split("Loaded checkpoint")[1].splitlines()[0]
     done = {p.name: p.stat().st_mtime_ns for p in chunks.glob("*.jsonl")}
