@@ -65,8 +65,8 @@ def outputs(result, min_distinct=0.5, max_looping=0.25):
     if not what:
         return []
     decoder = f"beam {result['beam']}" + (f", {result['backend']}" if result.get("backend") != "fairseq" else "")
-    return [f"{result['name']} ({decoder}): {' and '.join(what)}: it has not learnt the task; train it longer or on "
-            "more data"]
+    fix = "train it longer or on more data" + (", or decode with --no-repeat-ngram-size" if "loop" in what[-1] else "")
+    return [f"{result['name']} ({decoder}): {' and '.join(what)}; {fix}"]
 
 
 def read_json(path, what):

@@ -55,7 +55,9 @@ def test_outputs_that_repeat_or_loop_are_found():
     assert checks.outputs(ok) == []
     same = dict(ok, distinct_hypotheses=3, looping_hypotheses=1000)
     assert checks.outputs(same) == ["student-seq-kd (beam 5): 3 distinct outputs for 1235 inputs and 1000 of 1235 "
-                                    "outputs loop: it has not learnt the task; train it longer or on more data"]
+                                    "outputs loop; train it longer or on more data, or decode with "
+                                    "--no-repeat-ngram-size"]
+    assert checks.outputs(dict(ok, distinct_hypotheses=3))[0].endswith("inputs; train it longer or on more data")
     ct2 = dict(ok, name="student-seq-kd-ct2-int8", beam=1, backend="ctranslate2", looping_hypotheses=400)
     assert checks.outputs(ct2)[0].startswith("student-seq-kd-ct2-int8 (beam 1, ctranslate2): 400 of 1235")
 
