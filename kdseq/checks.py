@@ -18,8 +18,9 @@ def valid_losses(log_text):
 
 def loss_trend(losses):
     """A finding if the valid loss rose for most of the run: it ends above where it began and rose at more
-    validations than it fell; None otherwise (or with fewer than two validations)."""
-    if len(losses) < 2:
+    validations than it fell; None otherwise, or with fewer than three validations (two say nothing of a trend: the
+    recipes validate at half and at the end)."""
+    if len(losses) < 3:
         return None
     rises = sum(b > a for a, b in zip(losses, losses[1:]))
     if losses[-1] > losses[0] and rises > (len(losses) - 1) / 2:

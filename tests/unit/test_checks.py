@@ -26,14 +26,15 @@ def test_a_loss_that_rose_for_most_of_the_run_is_found():
     assert checks.loss_trend([8.6, 7.1, 6.0, 6.2]) is None  # fell, then one rise: a normal run
     assert checks.loss_trend([8.6, 9.0, 8.0, 8.1, 8.0]) is None  # ends below where it began
     assert checks.loss_trend([8.6]) is None and checks.loss_trend([]) is None
-    assert checks.loss_trend([5.0, 5.5]) is not None
+    assert checks.loss_trend([5.0, 5.5]) is None  # two validations: no trend
+    assert checks.loss_trend([5.0, 5.5, 5.6]) is not None
 
 
 def test_teacher_findings_name_the_model_and_the_bar():
     good = {"bleu": 9.34, "beam": 5, "split": "test"}
     assert checks.teacher(fairseq_log([8.0, 6.0, 5.5]), good, 3.0) == []
     bad = {"bleu": 0.41, "beam": 5, "split": "test"}
-    found = checks.teacher(fairseq_log([8.6, 10.7]), bad, 3.0, name="teacher-mt")
+    found = checks.teacher(fairseq_log([8.6, 9.9, 10.7]), bad, 3.0, name="teacher-mt")
     assert [f.split(":")[0] for f in found] == ["teacher-mt", "teacher-mt"]
     assert "0.41 BLEU with beam 5 on test (under 3)" in found[1]
     assert checks.teacher(fairseq_log([8.0, 6.0]), None, 3.0) == []  # no result: the loss alone
@@ -64,7 +65,7 @@ def test_outputs_that_repeat_or_loop_are_found():
 
 def test_kdseq_check_stops_or_warns(tmp_path, capsys):
     log = tmp_path / "train.log"
-    log.write_text(fairseq_log([8.6, 10.7]))
+    log.write_text(fairseq_log([8.6, 9.9, 10.7]))
     result = tmp_path / "teacher.json"
     result.write_text(json.dumps({"bleu": 0.41, "beam": 5, "split": "test"}))
     out = tmp_path / "checks" / "teacher.txt"
