@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import BIN, ROOT, TINY, cli, command_path, env_without_torch_override, make_pairs, one_core, write_tsv
+from tests.conftest import BIN, ROOT, TINY, cli, command_path, env_without_torch_override, one_core
 from tests.integration.test_distributed import free_port, largest_difference
+from tests.integration.test_workflow import tiny_recipe
 
 SCRIPT = os.path.join(ROOT, "scripts", "slurm-local.sh")
 pytestmark = pytest.mark.slurm  # CI runs these as a step of their own
@@ -200,23 +201,8 @@ def test_the_workflow_on_slurm_equals_the_local_run(cluster, tmp_path):
     """The tiny main recipe (teacher, regeneration, the seq-KD student, their evaluations) run by Snakemake with
     --profile profiles/slurm, every job submitted with sbatch (the regeneration as two shard jobs and a merge), gives
     the bytes of the same recipe run on this machine in one regeneration job."""
-    corpus = write_tsv(tmp_path / "mine.tsv", list(dict.fromkeys(make_pairs(900, seed=7)))[:800])
-    conf = tmp_path / "tiny.yaml"
-    conf.write_text(f"""corpus: {corpus}
-src: en
-tgt: de
-valid_size: 40
-test_size: 40
-vocab_size: 60
-teacher_updates: 60
-student_updates: 20
-teacher_extra: "--warmup-updates 20 --validate-interval 100 --save-interval 100"
-student_extra: "--warmup-updates 10 --validate-interval 100 --save-interval 100"
-regen_extra: "--keep-original"
-students: [seq-kd]
-deployed: false
-checks: warn
-""")
+    conf = tiny_recipe(tmp_path, student_updates=20, regen_extra="--keep-original", students=["seq-kd"],
+                       deployed=False, student_extra="--warmup-updates 10 --validate-interval 100 --save-interval 100")
     env = dict(cluster, PATH=command_path(cluster), KDSEQ_DEVICE="cpu")
     env.pop("OMP_NUM_THREADS", None), env.pop("MKL_NUM_THREADS", None)  # each job's threads are Snakemake's
     base = [os.path.join(BIN, "snakemake"), "-s", os.path.join(ROOT, "workflow", "Snakefile"), "--cores", "2",

@@ -8,7 +8,21 @@ import os
 import re
 import subprocess
 
+import yaml
+
 from tests.conftest import ROOT, command_path, make_pairs, write_tsv
+
+# the tiny recipe's settings over config/demo.yaml: the 800-pair toy corpus, 40 valid and test pairs, a few updates
+TINY_RECIPE = {"src": "en", "tgt": "de", "valid_size": 40, "test_size": 40, "vocab_size": 60, "teacher_updates": 60,
+               "teacher_extra": "--warmup-updates 20 --validate-interval 100 --save-interval 100", "checks": "warn"}
+
+
+def tiny_recipe(tmp_path, **settings):
+    """A config file of the tiny recipe (``settings`` over TINY_RECIPE) on its own toy corpus, mine.tsv."""
+    corpus = write_tsv(tmp_path / "mine.tsv", list(dict.fromkeys(make_pairs(900, seed=7)))[:800])
+    conf = tmp_path / "tiny.yaml"
+    conf.write_text(yaml.safe_dump({"corpus": corpus, **TINY_RECIPE, **settings}))
+    return conf
 
 
 def run_demo(env, *args, timeout=900):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.conftest import BIN, ROOT, command_path, make_pairs, write_tsv
-from tests.integration.test_workflow import planned
+from tests.integration.test_workflow import TINY_RECIPE, planned, tiny_recipe
 
 SNAKEFILE = os.path.join(ROOT, "workflow", "Snakefile")
 DEMO = os.path.join(ROOT, "config", "demo.yaml")
@@ -98,19 +98,8 @@ def kill_when(cmd, env, ready, timeout=300):
 
 
 def test_a_killed_training_and_a_killed_regeneration_resume(tmp_path):
-    corpus = write_tsv(tmp_path / "mine.tsv", list(dict.fromkeys(make_pairs(900, seed=7)))[:800])
-    conf = tmp_path / "tiny.yaml"
-    conf.write_text(f"""corpus: {corpus}
-src: en
-tgt: de
-valid_size: 40
-test_size: 40
-vocab_size: 60
-teacher_updates: 60
-teacher_extra: "--warmup-updates 20 --validate-interval 100 --save-interval 100 --save-interval-updates 10"
-regen_extra: "--keep-original --chunk-size 40 --backend fairseq"
-checks: warn
-""")
+    conf = tiny_recipe(tmp_path, teacher_extra=TINY_RECIPE["teacher_extra"] + " --save-interval-updates 10",
+                       regen_extra="--keep-original --chunk-size 40 --backend fairseq")
     env = dict(os.environ, PATH=command_path(), KDSEQ_DEVICE="cpu")
     env.pop("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", None)
     work = tmp_path / "work"
