@@ -21,6 +21,8 @@ setup(
             "kdseq-flags=kdseq.cli.flags:cli_main",
             "kdseq-check=kdseq.cli.check:cli_main",
             "kdseq-combine=kdseq.cli.combine:cli_main",
+            "kdseq-prepare-mono=kdseq.cli.prepare_mono:cli_main",
+            "kdseq-filter=kdseq.cli.filter:cli_main",
         ]
     },
 )

@@ -10,6 +10,8 @@ from kdseq.text import ids_to_text
 from kdseq.seqkd.filters import degenerate_reason
 from kdseq.seqkd.scoring import first_argmax, nbest_scores, sentence_scorer
 
+TEACHER_SCORES = "teacher.txt"  # <select>/scores/: the teacher's score of each written pair, line by line
+
 
 def write_binarized(path_prefix, seqs, dictionary):
     """``seqs`` (ids without EOS) as fairseq's mmap files, the bytes fairseq-preprocess would write."""
@@ -70,7 +72,7 @@ def merge(corpus, rows, out_dir, select, outputs, meta, scores=None):
     sel_scores = scores[select] if select != "best" else None
     bleu_scores = scores["bleu"] if corpus.has_refs else None
     dropped = {"empty": 0, "length_ratio": 0, "headline_ratio": 0, "repeats": 0}
-    src_out, tgt_out, teacher_out, kept_rows = [], [], [], []
+    src_out, tgt_out, teacher_out, kept_rows, scores_out = [], [], [], [], []
     picked_rank = [0] * (max(len(r["hyps"]) for r in rows) if rows else 1)
     sbleu_sum, originals_added = 0.0, 0
     for j, r in enumerate(rows):
@@ -93,11 +95,13 @@ def merge(corpus, rows, out_dir, select, outputs, meta, scores=None):
             tgt_out.append(hyp)
             teacher_out.append(corpus.teacher_ids(i))
             kept_rows.append(i)
+            scores_out.append(r["scores"][k] if k < len(r.get("scores") or ()) else float("nan"))
         if keep_original and (why or hyp != ref_ids):
             src_out.append(src_ids)
             tgt_out.append(ref_ids)
             teacher_out.append(corpus.teacher_ids(i))
             kept_rows.append(i)
+            scores_out.append(float("nan"))  # a reference: the teacher did not write it
             originals_added += 1
     kept = len(rows) - sum(dropped.values())
     if rows and not src_out:
@@ -136,6 +140,9 @@ def merge(corpus, rows, out_dir, select, outputs, meta, scores=None):
         for n, side in enumerate(corpus.other_sides, 2):  # other teachers' sources of the same pairs, as they are
             write_teacher_side(corpus, side, os.path.join(tmp, f"bin-teacher{n}"),
                                [side.src[i][:-1].tolist() for i in kept_rows], tgt_out)
+        os.makedirs(os.path.join(tmp, "scores"))
+        with open(os.path.join(tmp, "scores", TEACHER_SCORES), "w") as f:  # kdseq-filter reads them
+            f.write("".join(f"{x!r}\n" for x in scores_out))
         with open(os.path.join(tmp, "regenerate.json"), "w") as f:
             json.dump({**meta, "select": select, **outputs.record(), **counts}, f, indent=1, sort_keys=True)
     return counts

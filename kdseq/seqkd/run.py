@@ -80,6 +80,7 @@ def regenerate(cfg):
     others = tuple(os.path.abspath(f) for f in inp.other_sources)
     check_folders(data, out_dir, teacher_source, others)
     corpus = Corpus(data, inp.split, teacher_source, others)
+    check_references(cfg.outputs, corpus)
     if cfg.work.merge:
         state = merge_state(out_dir, corpus, inp.teacher_path)
         corpus.set_max_source(state["max_positions"][0])  # the sources as the teacher read them
@@ -89,6 +90,20 @@ def regenerate(cfg):
         summary["timings"]["total_s"] = round(time.perf_counter() - t0, 2)
         return summary
     return decode_and_merge(cfg, corpus, data, out_dir, t0)
+
+
+def check_references(outputs, corpus):
+    """Refuse, before any decoding, what needs a reference on a source-only split (e.g. monolingual text made
+    with kdseq-prepare-mono): seq-inter selection and --keep-original."""
+    if corpus.has_refs:
+        return
+    where = f"{corpus.data_dir} has no {corpus.tgt_lang} side for {corpus.split} (source-only text)"
+    needs = [s for s in outputs.select if s != "best"]
+    if needs:
+        raise KdseqError(f"--select {','.join(outputs.select)}: {needs[0]} picks the hypothesis closest to the "
+                         f"reference, and {where}: select best")
+    if outputs.keep_original:
+        raise KdseqError(f"--keep-original: {where}: there are no original pairs to keep")
 
 
 STATE_RECORD = ("split", "data", "teacher_source", "teacher", "backend", "compute_type", "beam", "nbest", "lenpen")
