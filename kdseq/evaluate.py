@@ -7,12 +7,12 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Optional, Tuple
 
 import torch
 
-from kdseq import metrics
+from kdseq import deployment, metrics
 from kdseq.checkpoints import count_parameters, load_ensemble
 from kdseq.decoding.backends import Checkpoint, CT2Unavailable, ctranslate2_backend, decode_all
 from kdseq.decoding.corpus import Corpus
@@ -79,6 +79,7 @@ def ct2_decoder(cfg, models, device):
         return texts, {"sentences": len(ids), "target_tokens": sum(len(h) + 1 for h in best), "wall_s": wall,
                        "truncated_sources": corpus.truncated}
 
+    decode.model_dir, decode.max_positions = info["model_dir"], (max_source, max_target)  # for the latency probe
     return decode, backend.compute_type, info["device"]
 
 
@@ -169,8 +170,11 @@ class EvalConfig:
     batching: Batching = field(default_factory=Batching)
     decoder: Decoder = field(default_factory=Decoder)
     pipeline: Optional[PipelineSpec] = None
+    latency_sentences: int = 100          # batch-1 latency and peak memory over this many sentences (0: not measured)
 
     def __post_init__(self):
+        if self.latency_sentences < 0:
+            raise KdseqError(f"--latency-sentences {self.latency_sentences}: give 0 (not measured) or more")
         if not self.beams or any(b < 1 for b in self.beams):
             raise KdseqError(f"--beams {','.join(map(str, self.beams))}: beam sizes must be >= 1")
         if self.decoder.backend == "ctranslate2" and ":" in self.path:
@@ -240,6 +244,16 @@ def evaluate(cfg):
     else:
         device_label = torch.cuda.get_device_name() if device.startswith("cuda") else f"cpu x{torch.get_num_threads()}"
     results = []
+    probe = None
+    if cfg.latency_sentences and not second:  # a pipeline of two models is not one deployed model: not probed
+        probe = deployment.run_probe(deployment.ProbeSpec(
+            dcr.backend, os.path.abspath(cfg.data), cfg.split, tuple(cfg.beams), cfg.latency_sentences,
+            path=cfg.path if dcr.backend == "fairseq" else None,
+            model_dir=decode_ct2.model_dir if dcr.backend == "ctranslate2" else None,
+            device=ct2_device or device, compute_type=compute,
+            threads=(dcr.threads or os.cpu_count()) if dcr.backend == "ctranslate2" else torch.get_num_threads(),
+            search=asdict(cfg.search),
+            max_positions=decode_ct2.max_positions if dcr.backend == "ctranslate2" else (1024, 1024)))
     for beam in cfg.beams:
         if dcr.backend == "ctranslate2":
             texts, stats = decode_ct2(beam)
@@ -266,6 +280,8 @@ def evaluate(cfg):
                "truncated_sources": stats["truncated_sources"], "distinct_hypotheses": len(set(texts)),
                "looping_hypotheses": sum(map(metrics.loops, texts))}
         res.update(metrics.score(texts, refs, tgt_lang))
+        if probe is not None:
+            res.update(deployment.summarise(probe, beam))
         if cfg.output_dir:
             write_result(cfg.output_dir, res, texts)
         results.append(res)

@@ -44,14 +44,24 @@ def _loop_count(lines):
 HYP_COUNTS = {"distinct_hypotheses": lambda lines: len(set(lines)), "looping_hypotheses": _loop_count}
 
 
+# what a deployer asks (kdseq/deployment.py): one sentence at batch 1, median and 90th percentile, and the peak
+# resident memory of a process serving the model; shown when a result has them, "-" for one without
+DEPLOY_COLUMNS = [("latency_ms_p50", "p50 ms", "{:.1f}"), ("latency_ms_p90", "p90 ms", "{:.1f}"),
+                  ("peak_rss_mb", "peak MB", "{:.0f}")]
+
+
 def markdown_table(results, columns=None):
     """A markdown table of results (dicts as written by :func:`evaluate`), followed by the signatures."""
-    columns = columns or COLUMNS
+    default = columns is None
+    columns = list(columns or COLUMNS)
+    if default and any("latency_ms_p50" in r for r in results):
+        columns[-2:-2] = DEPLOY_COLUMNS  # before params and device
     lines = ["| " + " | ".join(h for _, h, _ in columns) + " |", "|" + "---|" * len(columns)]
     for r in results:
         r = dict(r, decoder=decoder_label(r), distinct=count_label(r, "distinct_hypotheses"),
                  loops=count_label(r, "looping_hypotheses"))
-        lines.append("| " + " | ".join(fmt.format(r[k]) for k, _, fmt in columns) + " |")
+        lines.append("| " + " | ".join(fmt.format(r[k]) if r.get(k) is not None else "-" for k, _, fmt in columns)
+                     + " |")
     lines.append("")
     for metric, key in (("BLEU", "bleu_signature"), ("chrF", "chrf_signature")):
         lines += [f"{metric} signature: {s}" for s in sorted({r[key] for r in results})]
@@ -78,3 +88,32 @@ def load_results(paths):
                     r.setdefault(k, count(lines))
         results.append(r)
     return results
+
+
+def seed_summary(results):
+    """Markdown: one row per model, decoder and beam over its seeds (names ending -seedN are the same model with
+    another seed): the mean BLEU and chrF, their spread (max - min), and the mean BLEU's gap to the teacher's best
+    beam (the result named "teacher" with the largest beam). None when no model has two seeds."""
+    import re
+    from collections import defaultdict
+
+    groups = defaultdict(list)
+    for r in results:
+        base = re.sub(r"-seed[0-9]+$", "", r["name"])
+        groups[base, decoder_label(r), r["beam"]].append(r)
+    if all(len(g) < 2 for g in groups.values()):
+        return None
+    teacher = max((r for r in results if r["name"] == "teacher"), key=lambda r: r["beam"], default=None)
+    lines = ["| model | decoder | beam | seeds | BLEU | spread | chrF | spread | BLEU - teacher |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (name, decoder, beam), g in groups.items():
+        bleu, chrf = [r["bleu"] for r in g], [r["chrf"] for r in g]
+        mean = sum(bleu) / len(bleu)
+        spread = (lambda v: f"{max(v) - min(v):.2f}" if len(v) > 1 else "-")
+        gap = f"{mean - teacher['bleu']:+.2f}" if teacher and name != "teacher" else "-"
+        lines.append(f"| {name} | {decoder} | {beam} | {len(g)} | {mean:.2f} | {spread(bleu)} | "
+                     f"{sum(chrf) / len(chrf):.2f} | {spread(chrf)} | {gap} |")
+    if teacher:
+        lines += ["", f"BLEU - teacher: the mean BLEU against the teacher's beam {teacher['beam']} "
+                      f"({teacher['bleu']:.2f})."]
+    return "\n".join(lines)

@@ -10,8 +10,8 @@
 #                   override with e.g. --kd-alpha 0.9 --kd-temperature 2, --kd-loss mse, --kd-anneal, --kd-topk 8,
 #                   or replace the teacher by a cache: pass "-" as TEACHER and --teacher-cache DIR.
 #         seq-kd    label-smoothed cross-entropy on a corpus the teacher regenerated (Kim & Rush 2016): DATA_BIN is
-#                   a kdseq-regenerate output, <out>/best/bin (seq-KD) or <out>/bleu/bin (seq-inter), or the
-#                   union of several (kdseq-combine: <out>/bin)
+#                   a kdseq-regenerate output, <out>/best/bin (seq-KD) or <out>/bleu/bin (seq-inter), the
+#                   union of several (kdseq-combine: <out>/bin) or a filtered one (kdseq-filter: <out>/bin)
 # INIT_FROM=CKPT (environment): start from a trained checkpoint, in its architecture (see below).
 # Extra arguments go to fairseq-train last and override the preset. A SAVE_DIR started with the same arguments
 # resumes from its checkpoint_last.pt, one started with others is refused (SAVE_DIR/command.txt); a finished
@@ -64,7 +64,7 @@ case "$METHOD" in
     CRIT=(--task translation_kd --criterion word_kd --label-smoothing 0.1 --kd-alpha 0.5 --kd-temperature 1)
     [ "$TEACHER" = "-" ] || CRIT+=(--teacher-path "$TEACHER") ;;
   seq-kd)
-    [ -f "$DATA/../regenerate.json" ] || [ -f "$DATA/../combine.json" ] || { echo "error: seq-kd trains on a kdseq-regenerate output (<out>/best/bin or <out>/bleu/bin) or a kdseq-combine one (<out>/bin); $DATA/.. has neither regenerate.json nor combine.json" >&2; exit 1; }
+    [ -f "$DATA/../regenerate.json" ] || [ -f "$DATA/../combine.json" ] || [ -f "$DATA/../filter.json" ] || { echo "error: seq-kd trains on a kdseq-regenerate output (<out>/best/bin or <out>/bleu/bin), a kdseq-combine or a kdseq-filter one (<out>/bin); $DATA/.. has none of regenerate.json, combine.json, filter.json" >&2; exit 1; }
     CRIT=(--criterion label_smoothed_cross_entropy --label-smoothing 0.1) ;;
   *) echo "error: unknown method '$METHOD'" >&2; usage ;;
 esac

@@ -42,6 +42,10 @@ def get_parser():
                         "float16, ...")
     p.add_argument("--threads", type=int, default=0, help="CTranslate2 on CPU: translators side by side, one core "
                                                            "each (0: all cores)")
+    p.add_argument("--latency-sentences", type=int, default=100, metavar="N",
+                   help="also decode the first N sentences one at a time in a fresh process that loads only the "
+                        "model: latency at batch 1 (median, 90th percentile) and the process's peak memory "
+                        "(kdseq/deployment.py); 0: not measured")
     return p
 
 
@@ -56,7 +60,7 @@ def build_config(a):
                       search=Search(1, 1, a.lenpen, a.max_len_a, a.max_len_b, a.no_repeat_ngram_size),
                       batching=Batching(a.max_tokens, a.batch_size),
                       decoder=Decoder(a.backend, "cpu" if a.cpu else None, a.fp16, a.compute_type, a.threads),
-                      pipeline=pipeline)
+                      pipeline=pipeline, latency_sentences=a.latency_sentences)
 
 
 @user_errors("kdseq-evaluate")

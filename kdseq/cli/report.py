@@ -4,7 +4,7 @@ import argparse
 from kdseq.cli import user_errors
 from kdseq.errors import KdseqError
 from kdseq.plot import plot
-from kdseq.report import HEADLINE_COLUMNS, load_results, markdown_table
+from kdseq.report import HEADLINE_COLUMNS, load_results, markdown_table, seed_summary
 
 
 @user_errors("kdseq-report")
@@ -33,6 +33,9 @@ def main(argv=None):
                 raise KdseqError(f"{path}: has no {', '.join(missing)} (a result written before kdseq-evaluate "
                                  "scored ROUGE-1/2): evaluate the model again, or drop --headline")
     print(markdown_table(results, columns))
+    seeds = None if a.headline else seed_summary(results)
+    if seeds:
+        print(f"\n## Over seeds\n\n{seeds}")
 
 
 def cli_main():

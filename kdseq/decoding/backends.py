@@ -105,14 +105,16 @@ class CTranslate2Backend:
 
     name = "ctranslate2"
 
-    def __init__(self, model_dir, corpus, search, device, compute_type, threads, max_target=1024):
-        """``search``: a :class:`kdseq.decoding.search.Search` (its beam may be replaced between decodes)."""
+    def __init__(self, model_dir, corpus, search, device, compute_type, threads, max_target=1024, latency=False):
+        """``search``: a :class:`kdseq.decoding.search.Search` (its beam may be replaced between decodes);
+        ``latency``: one translator using ``threads`` cores for each decode (batch 1: a service's latency), not
+        ``threads`` one-core translators side by side."""
         import ctranslate2
 
         self.corpus, self.search = corpus, search
         self.max_output = max_target - 1  # as fairseq's generator: never past the decoder's positions
         self.compute_type = compute_type
-        inter, intra = (threads, 1) if device == "cpu" else (1, 1)
+        inter, intra = ((1, threads) if latency else (threads, 1)) if device == "cpu" else (1, 1)
         try:
             self.translator = ctranslate2.Translator(model_dir, device=device, compute_type=compute_type,
                                                      inter_threads=inter, intra_threads=intra)

@@ -15,6 +15,7 @@ from kdseq.data.vocab import binarize_file
 from kdseq.errors import KdseqError
 from kdseq.fileio import check_output_dir, real, staged_dir
 from kdseq.manifest import check_rerun, describe_file, write_record
+from kdseq.seqkd.output import TEACHER_SCORES
 
 logger = logging.getLogger(__name__)
 RECORD = "combine.json"
@@ -91,6 +92,13 @@ def combine(inputs, out_dir, force=False):
                     for f in folders:
                         with open(os.path.join(f, side, f"train.{lang}"), "rb") as inp:
                             shutil.copyfileobj(inp, out, 1 << 20)
+        scores = [os.path.join(f, "scores", TEACHER_SCORES) for f in folders]
+        if all(os.path.isfile(p) for p in scores):  # the teacher's score of every pair, for kdseq-filter
+            os.makedirs(os.path.join(tmp, "scores"))
+            with open(os.path.join(tmp, "scores", TEACHER_SCORES), "wb") as out:
+                for p in scores:
+                    with open(p, "rb") as inp:
+                        shutil.copyfileobj(inp, out)
         bin_dir = os.path.join(tmp, "bin")
         os.makedirs(bin_dir)
         held = os.path.join(folders[0], "bin")

@@ -125,8 +125,9 @@ def read_scores(path, n, named):
         with open(path, encoding="utf-8") as f:
             values = [float(x) for x in f.read().split()]
     except FileNotFoundError:
-        raise KdseqError(f"{named}: no {path}: the corpus was made before kdseq recorded scores; regenerate it "
-                         "(a merge decodes nothing: kdseq-regenerate DATA --out-dir OUT --merge)") from None
+        raise KdseqError(f"{named}: no {path}: the corpus was made before kdseq recorded the teacher's scores (or "
+                         "joins one that was); merge its regeneration again, which decodes nothing (kdseq-regenerate "
+                         "DATA --out-dir OUT --merge), or filter --by backward") from None
     except ValueError as e:
         raise KdseqError(f"{path}: a line is not a number ({e}): the file is damaged; delete it and rerun") from None
     if len(values) != n:

@@ -64,6 +64,7 @@ def test_source_only_text_regenerates_exactly_as_the_parallel_split(toy_prepared
     both = tmp_path / "both"
     cli("kdseq-combine", "--inputs", parallel / "best", out / "best", "--out-dir", both)
     assert lines(both / "text" / "train.de") == 2 * lines(parallel / "best" / "text" / "train.de")
+    assert lines(both / "scores" / "teacher.txt") == 2 * lines(parallel / "best" / "scores" / "teacher.txt")
 
 
 def test_selection_by_reference_is_refused_on_source_only_text(toy_prepared, toy_teacher, env, tmp_path):
@@ -101,7 +102,12 @@ def test_prepare_mono_drops_held_out_repeated_and_known_lines(toy_prepared, toy_
     r = cli("kdseq-prepare-mono", text, "--like", toy_prepared, "--out-dir", out, "--max-lines", "2", "--force")
     assert json.loads(r.stdout)["dropped_past_max_lines"] == 1 and lines(out / "raw" / "train.en") == new[:2]
     # bad input: one line each, nothing written
+    (tmp_path / "empty.en").write_text("")
+    (tmp_path / "known.en").write_text(valid_src + "\n" + train_src + "\n")
     for args, says in (((tmp_path / "nope.en", "--like", toy_prepared), "no such file"),
+                       ((tmp_path / "empty.en", "--like", toy_prepared), "empty.en: the file is empty"),
+                       ((tmp_path / "known.en", "--like", toy_prepared), "no line left to translate (read 2, "
+                        "dropped_held_out 1, dropped_train_source 1)"),
                        ((text, "--like", tmp_path), "not a kdseq-prepare output"),
                        ((text, "--like", toy_prepared, "--max-lines", "0"), "--max-lines 0")):
         r = cli("kdseq-prepare-mono", *args, "--out-dir", tmp_path / "bad", check=False)
@@ -226,8 +232,13 @@ def test_filter_refuses_bad_input_in_one_line(parallel, backward, toy_teacher, t
         assert not (tmp_path / "out").exists()
     r = cli("kdseq-filter", toy_prepared / "bin", "--out-dir", tmp_path / "out", check=False)
     assert r.returncode == 2 and "not a distilled corpus" in r.stderr
+    aligned = tmp_path / "aligned"
+    shutil.copytree(src, aligned)
+    (aligned / "bin-teacher").mkdir()
+    r = cli("kdseq-filter", aligned, "--out-dir", tmp_path / "out", check=False)
+    assert r.returncode == 2 and "holds a teacher's source (bin-teacher/)" in r.stderr
     old = tmp_path / "old"
     shutil.copytree(src, old)
     shutil.rmtree(old / "scores")
     r = cli("kdseq-filter", old, "--out-dir", tmp_path / "out", check=False)
-    assert r.returncode == 2 and "made before kdseq recorded scores" in r.stderr
+    assert r.returncode == 2 and "made before kdseq recorded the teacher's scores" in r.stderr

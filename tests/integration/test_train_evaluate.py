@@ -32,8 +32,13 @@ def test_evaluate_greedy_and_beam(toy_prepared, toy_teacher, tmp_path):
         assert r["tgt_tokens_per_s"] == pytest.approx(r["target_tokens"] / r["wall_s"])
         assert r["bleu_signature"].startswith("nrefs:1") and "rougeL" in r
         assert r["distinct_hypotheses"] == len(set(hyps)) > 1
+        # what a deployer asks: each of the 100 sentences decoded alone in a process that loaded only the model
+        assert r["latency_sentences"] == 100 and 0 < r["latency_ms_p50"] <= r["latency_ms_p90"]
+        assert r["peak_rss_mb"] > r["base_rss_mb"] > 0
+    b1, b4 = (json.loads((tmp_path / f"toy.test.beam{b}.json").read_text()) for b in (1, 4))
+    assert b4["latency_ms_p50"] > b1["latency_ms_p50"]  # beam 4 searches four hypotheses a step
     table = cli("kdseq-report", tmp_path / "toy.test.beam1.json", tmp_path / "toy.test.beam4.json").stdout
-    assert table.count("| toy |") == 2
+    assert table.count("| toy |") == 2 and "| p50 ms | p90 ms | peak MB |" in table
     assert "BLEU signature: nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp" in table
     assert "chrF signature: nrefs:1|case:mixed|eff:yes|nc:6|nw:0" in table
 
@@ -61,6 +66,9 @@ def test_evaluate_with_ctranslate2_as_deployed(toy_prepared, toy_teacher, tmp_pa
     # int8 on a 64-wide toy model loses more than on real models (about 8 BLEU here), but it is a real decode in
     # corpus order: shuffled lines would score near 0
     assert i8["bleu"] > 60 and i8["sentences"] == fs["sentences"]
+    # the deployed model's process imports CTranslate2, never torch or fairseq: far less memory than fairseq's
+    assert i8["latency_sentences"] == f32["latency_sentences"] == 100
+    assert i8["peak_rss_mb"] < fs["peak_rss_mb"] - 100, (i8["peak_rss_mb"], fs["peak_rss_mb"])
     bad = cli("kdseq-evaluate", toy_prepared / "bin", "--path", f"{toy_teacher}:{toy_teacher}", "--backend",
               "ctranslate2", check=False, env=env)
     assert bad.returncode == 2 and "decodes one checkpoint, not an ensemble" in bad.stderr

@@ -40,6 +40,24 @@ def test_plans_of_both_recipes(tmp_path):
                     "--config", f"corpus={corpus}")
     assert res.returncode == 0, res.stderr[-2000:]
     assert planned(res)["prepare_corpus"] == 1 and "corpus-mine/models/teacher/training.json" in res.stdout
+    # more distillation data: mono text translated and joined, the seq-KD corpus filtered by the teacher's scores and
+    # by a backward model's (one pass, shared by every share), Kim & Rush's combination, two seeds each
+    mono = tmp_path / "mono.en"
+    mono.write_text("one sentence\n")
+    res = snakemake(tmp_path / "w", "--configfile", DEMO, "-n", "-p", "--config", f"mono={mono}", "seeds=[1,2]",
+                    "deployed=False", "students=[seq-kd-mono,seq-kd-teacher5,seq-kd-backward10,seq-kd-backward20,"
+                    "seq-inter-word]")
+    assert res.returncode == 0, res.stderr[-2000:]
+    plan = planned(res)
+    assert {k: plan[k] for k in ("prepare_mono", "regenerate_mono", "combine_mono", "backward", "filter", "student",
+                                 "evaluate")} == {"prepare_mono": 1, "regenerate_mono": 1, "combine_mono": 1,
+                                                  "backward": 1, "filter": 4, "student": 10, "evaluate": 11}
+    assert "cache" not in plan and "evaluate_deployed" not in plan
+    for line in ("--by backward --filter-worst 0.0 --backward-path models/backward/checkpoint_best.pt",
+                 "--by teacher --filter-worst 0.05", "--source-lang de --target-lang en",
+                 "SEED=2 bash", "word-kd models/teacher/regenerated/bleu/bin models/student-seq-inter-word "
+                 "models/teacher/checkpoint_best.pt", "seq-kd models/teacher/filtered/backward20/bin"):
+        assert line in res.stdout, line
     res = snakemake(tmp_path / "w", "--configfile", DEMO, "-n", "--config", "students=[]")
     assert planned(res) == {"libreoffice": 1, "teacher": 1, "evaluate": 1, "check_teacher": 1, "report": 1, "all": 1}
     # the headline recipe, and its union student; the long setting is an overlay with its own folder
@@ -58,7 +76,12 @@ def test_plans_of_both_recipes(tmp_path):
     (["--config", "teacher_update=5"], "config: Additional properties are not allowed ('teacher_update' was "
                                        "unexpected) (the keys and values: workflow/schemas/translation.schema.yaml)"),
     (["--config", "teacher_updates=many"], "config teacher_updates: 'many' is not of type 'integer', 'null'"),
-    (["--config", "students=[baseline, word_kd]"], "config students.1: 'word_kd' is not one of"),
+    (["--config", "students=[baseline, word_kd]"], "config students.1: 'word_kd' does not match"),
+    (["--config", "students=[seq-kd-teacher100]"], "config students.0: 'seq-kd-teacher100' does not match"),
+    (["--config", "students=[seq-kd-mono]"], "config students: seq-kd-mono trains on the teacher's translations of "
+                                             "mono text: set mono"),
+    (["--config", "mono=nope.txt"], "nope.txt: no such file (a plain text, one sentence a line)"),
+    (["--config", "seeds=[]"], "config seeds: [] should be non-empty"),
     (["--config", "checks=maybe"], "config checks: 'maybe' is not one of ['stop', 'warn']"),
     (["--config", "corpus=mine.tsv"], "config corpus: mine.tsv needs src and tgt"),
     (["--config", "recipe=other"], "config recipe: 'other': give a config file"),

@@ -18,7 +18,8 @@ FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 # the launchers' flags the README shows (torchrun's, Slurm's): checked against their own --help where installed
 LAUNCHERS = {"torchrun": ["--nproc-per-node"], "srun": ["--ntasks"], "sbatch": ["--array", "--wrap"]}
 COMMANDS = ["kdseq-prepare", "kdseq-evaluate", "kdseq-report", "kdseq-regenerate", "kdseq-cache-teacher",
-            "kdseq-combine", "kdseq-flags", "kdseq-check", "kdseq-extract-libreoffice", "kdseq-extract-headlines"]
+            "kdseq-combine", "kdseq-flags", "kdseq-check", "kdseq-extract-libreoffice", "kdseq-extract-headlines",
+            "kdseq-prepare-mono", "kdseq-filter"]
 
 
 def relative_links(path):

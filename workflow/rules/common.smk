@@ -1,6 +1,7 @@
 # Shared by both recipes: the config check, the work folder check, helpers that build commands, and the end-of-run
 # report of failed jobs.
 import glob
+import json
 import os
 import re
 import shlex

@@ -73,3 +73,43 @@ elif not config["data"]:
             f"{LOGS}/libreoffice.log",
         shell:
             "WORK=$PWD bash {ROOT}/data-prep/libreoffice.sh de --force > {log} 2>&1"
+
+
+# Source-side text for forward translation (mono): a plain text file, or LibreOffice's English UI strings and tips
+def mono_text():
+    mono = config["mono"]
+    if mono == "libreoffice-ui":
+        if LANGS[0] != "en":
+            stop(f"config mono: libreoffice-ui is English text, and the corpus's source language is {LANGS[0]}: give a "
+                 "text file in that language")
+        return "libreoffice-en-de/mono/ui.en"
+    if mono and not os.path.isfile(mono):
+        stop(f"config mono: {os.path.abspath(mono)}: no such file (a plain text, one sentence a line)")
+    return mono
+
+
+def data_langs():
+    """(source, target) language of the data: LibreOffice en-de, the corpus's src and tgt, or the prepared folder's."""
+    if config["data"]:
+        with open(os.path.join(config["data"], "..", "prepare.json"), encoding="utf-8") as f:
+            settings = json.load(f).get("settings", {})
+        return settings.get("src_lang"), settings.get("tgt_lang")
+    if config["corpus"]:
+        return config["src"], config["tgt"]
+    return "en", "de"
+
+
+LANGS = data_langs()
+MONO_TEXT = mono_text()
+LIKE = PREPARED or os.path.dirname(DATA)  # the kdseq-prepare folder whose vocabulary the mono text is encoded with
+
+if config["mono"] == "libreoffice-ui":
+
+    rule libreoffice_mono:
+        """LibreOffice's English UI strings and extended tips (libreoffice-l10n-de's msgids, 3+ words, once each)."""
+        output:
+            MONO_TEXT,
+        log:
+            f"{LOGS}/libreoffice-mono.log",
+        shell:
+            "WORK=$PWD bash {ROOT}/data-prep/libreoffice-mono.sh > {log} 2>&1"

@@ -126,3 +126,111 @@ rule check_regeneration:
     shell:
         "kdseq-check regeneration --counts {params.counts} {params.how} --out {output} 2> {log} || {{ cat {log} >&2; exit 1; }}; "
         "cat {log} >&2"
+
+
+# Forward translation (mono): the teacher also translates source-side text that has no translation
+# (kdseq-prepare-mono encodes it with the data's own vocabulary and drops held-out, repeated and known lines); its
+# seq-KD pairs are joined with the regenerated parallel corpus (kdseq-combine). Student seq-kd-mono trains on both.
+MONO_DATA = f"{MODELS}/mono-data"
+REGEN_MONO = f"{MODELS}/teacher/regenerated-mono"
+WITH_MONO = f"{MODELS}/teacher/regenerated-with-mono"
+
+
+rule prepare_mono:
+    input:
+        text=MONO_TEXT or [],
+        data=DATA_READY,
+    output:
+        f"{MODELS}/mono.json",
+    params:
+        like=LIKE,
+        max_lines=f"--max-lines {config['mono_max_lines']}" if config["mono_max_lines"] else "",
+    log:
+        f"{LOGS}/prepare-mono.log",
+    shell:
+        "kdseq-prepare-mono {input.text} --like {params.like} --out-dir {MONO_DATA} {params.max_lines} --force "
+        "2> {log} > {output}"
+
+
+rule regenerate_mono:
+    """The teacher's beam-5 translations of the mono text, with the parallel regeneration's filters."""
+    input:
+        TEACHER_DONE,
+        f"{MODELS}/mono.json",
+    output:
+        f"{MODELS}/regenerate-mono.json",
+    params:
+        flags=f"--beam 5 {REGEN_FLAGS}",
+    threads: workflow.cores
+    resources:
+        gpu=config["gpus"],
+    log:
+        f"{LOGS}/regenerate-mono.log",
+    shell:
+        "kdseq-regenerate {MONO_DATA}/bin --teacher-path {TEACHER} --out-dir {REGEN_MONO} --threads {threads} "
+        "{params.flags} 2> {log} > {output}"
+
+
+rule combine_mono:
+    input:
+        f"{CHECKS}/regeneration.txt",
+        f"{MODELS}/regenerate-mono.json",
+    output:
+        f"{MODELS}/combine-mono.json",
+    log:
+        f"{LOGS}/combine-mono.log",
+    shell:
+        "kdseq-combine --inputs {REGEN}/best {REGEN_MONO}/best --out-dir {WITH_MONO} --force 2> {log} > {output}"
+
+
+# The quality filter (kdseq-filter): the regenerated seq-KD corpus with the worst P% of its pairs dropped, by the
+# teacher's own score (recorded by the regeneration: no model runs) or by a backward model's cross-entropy of the
+# source given the hypothesis (one pass, by filter-backward0, whose scores the other shares reuse). The backward
+# model: the student preset trained target -> source on the gold data.
+FILTERED = f"{MODELS}/teacher/filtered"
+BACKWARD = f"{MODELS}/backward"
+
+
+rule backward:
+    input:
+        DATA_READY,
+    output:
+        f"{BACKWARD}/training.json",
+    params:
+        preset=config["student_preset"],
+        args=updates(config["backward_updates"], f"--source-lang {LANGS[1]} --target-lang {LANGS[0]}"),
+        env=train_env(),
+    threads: config["student_threads"]
+    resources:
+        gpu=config["gpus"],
+    log:
+        f"{LOGS}/train-backward.log",
+    shell:
+        "{params.env} bash {ROOT}/scripts/train-student.sh {params.preset} baseline {DATA} {BACKWARD} {params.args} "
+        ">> {log} 2>&1"
+
+
+def filter_inputs(w):
+    needs = [f"{CHECKS}/regeneration.txt"]
+    if w.by == "backward":
+        needs.append(f"{BACKWARD}/training.json" if w.pct == "0" else f"{MODELS}/filter-backward0.json")
+    return needs
+
+
+rule filter:
+    input:
+        filter_inputs,
+    output:
+        f"{MODELS}/filter-{{by}}{{pct}}.json",
+    wildcard_constraints:
+        by="teacher|backward",
+        pct="[0-9]{1,2}",
+    params:
+        share=lambda w: int(w.pct) / 100,
+        model=lambda w: f"--backward-path {BACKWARD}/checkpoint_best.pt" if w.by == "backward" else "",
+    threads: lambda w: workflow.cores if w.by == "backward" and w.pct == "0" else 1
+    log:
+        f"{LOGS}/filter-{{by}}{{pct}}.log",
+    shell:
+        "kdseq-filter {REGEN}/best --out-dir {FILTERED}/{wildcards.by}{wildcards.pct} --by {wildcards.by} "
+        "--filter-worst {params.share} {params.model} --threads {threads} --force 2> {log} > {output}"

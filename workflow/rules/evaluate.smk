@@ -1,6 +1,6 @@
 # Evaluation (each model greedy and with beam 5 on the test set, each student once more greedy in CTranslate2 int8),
 # the checks after the teacher, and the table.
-MODEL_NAMES = ["teacher", *(f"student-{s}" for s in config["students"])]
+MODEL_NAMES = ["teacher", *(f"student-{s}" for s in STUDENT_NAMES)]
 if config["onpolicy"] and config["students"]:
     MODEL_NAMES += ["student-on-policy", "student-seq-kd-more"]
 DEPLOYED = [n for n in MODEL_NAMES if n != "teacher" and config["deployed"]]
@@ -9,7 +9,7 @@ TABLE_RESULTS = [f for n in MODEL_NAMES for f in (f"{RESULTS}/{n}.test.beam1.jso
                                                   *([f"{RESULTS}/{n}-ct2-int8.test.beam1.json"] if n in DEPLOYED else []))]
 # a student's checks: the teacher's, and the regeneration's if it trains on the regenerated corpus
 ALL_CHECKS = [f"{CHECKS}/teacher.txt"] + (
-    [f"{CHECKS}/regeneration.txt"] if {"seq-kd", "seq-inter"} & set(config["students"]) else []
+    [f"{CHECKS}/regeneration.txt"] if any(s.startswith("seq-") for s in config["students"]) else []
 )
 
 localrules:

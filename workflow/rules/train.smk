@@ -36,22 +36,51 @@ STUDENTS = {
     "word-kd": ("word-kd", DATA, [f"{MODELS}/cache.json"], f"- --teacher-cache {CACHE}"),
     "seq-kd": ("seq-kd", f"{REGEN}/best/bin", [f"{CHECKS}/regeneration.txt"], ""),
     "seq-inter": ("seq-kd", f"{REGEN}/bleu/bin", [f"{CHECKS}/regeneration.txt"], ""),
+    # Kim & Rush's combination: word-level KD (the teacher online) on the seq-inter corpus
+    "seq-inter-word": ("word-kd", f"{REGEN}/bleu/bin", [f"{CHECKS}/regeneration.txt"], TEACHER),
+    # seq-KD on the regenerated corpus and the teacher's translations of the mono text
+    "seq-kd-mono": ("seq-kd", f"{MODELS}/teacher/regenerated-with-mono/bin", [f"{MODELS}/combine-mono.json"], ""),
 }
+
+
+def student_spec(name):
+    """(method, data, inputs, arguments before the updates, seed) of a student's name: one of STUDENTS, or
+    seq-kd-teacherP / seq-kd-backwardP (the seq-KD corpus filtered), each with -seedN for seeds after the first."""
+    m = re.fullmatch(r"(.+?)(?:-seed([0-9]+))?", name)
+    base, seed = m.group(1), int(m.group(2) or 1)
+    f = re.fullmatch(r"seq-kd-(teacher|backward)([0-9]{1,2})", base)
+    if f:
+        by, pct = f.group(1), int(f.group(2))
+        return ("seq-kd", f"{MODELS}/teacher/filtered/{by}{pct}/bin", [f"{MODELS}/filter-{by}{pct}.json"], "", seed)
+    return (*STUDENTS[base], seed)
+
+
+SEEDS = [int(s) for s in config["seeds"]]  # --config seeds=[1,2] gives strings
+STUDENT_NAMES = [s if seed == 1 else f"{s}-seed{seed}" for s in config["students"] for seed in SEEDS]
+if "seq-kd-mono" in config["students"] and not config["mono"]:
+    stop("config students: seq-kd-mono trains on the teacher's translations of mono text: set mono (a plain text "
+         "file, or libreoffice-ui)")
+
+
+def student_env(name):
+    seed = student_spec(name)[4]
+    return train_env() if seed == 1 else f"{train_env()} SEED={seed}"
 
 
 rule student:
     input:
-        lambda w: [f"{CHECKS}/teacher.txt", *STUDENTS[w.name][2]],
+        lambda w: [f"{CHECKS}/teacher.txt", *student_spec(w.name)[2]],
     output:
         f"{MODELS}/student-{{name}}/training.json",
     wildcard_constraints:
-        name="|".join(STUDENTS),
+        name="|".join(map(re.escape, STUDENT_NAMES)) or "(?!)",
     params:
         preset=config["student_preset"],
-        method=lambda w: STUDENTS[w.name][0],
-        data=lambda w: STUDENTS[w.name][1],
-        args=lambda w: f"{STUDENTS[w.name][3]} {updates(config['student_updates'], config['student_extra'])}".strip(),
-        env=train_env(),
+        method=lambda w: student_spec(w.name)[0],
+        data=lambda w: student_spec(w.name)[1],
+        args=lambda w: f"{student_spec(w.name)[3]} "
+        f"{updates(config['student_updates'], config['student_extra'])}".strip(),
+        env=lambda w: student_env(w.name),
     threads: config["student_threads"]
     resources:
         gpu=config["gpus"],

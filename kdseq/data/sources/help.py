@@ -46,17 +46,29 @@ def lo_sections(help_root, min_body_words=15):
                    "en_body": body, "zh_heading": clean(zh_head), "zh_body": clean(join_text(zh_paras))}
 
 
-def ui_strings(l10n_root):
-    """(English, Chinese) UI strings of LibreOffice's gettext catalogues (mnemonics ~ and _ removed)."""
-    pairs = []
+def _catalogs(l10n_root):
+    """(English msgid without its context, translation) of every singular entry of every catalogue, mnemonics
+    (~ and _ before a letter) removed from both."""
     for mo in sorted(glob.glob(os.path.join(l10n_root, "*.mo"))):
         with open(mo, "rb") as f:
             catalog = gettext.GNUTranslations(f)._catalog
-        for key, zh in catalog.items():
-            if not isinstance(key, str) or not isinstance(zh, str):
-                continue  # plural forms
-            en = key.split("\x04")[-1]
-            en, zh = (clean(re.sub(r"\(?[~_]([A-Za-z])\)?", r"\1", s).replace("~", "")) for s in (en, zh))
-            if en and has_cjk(zh) and "%" not in en and "$" not in en:
-                pairs.append((en, zh))
-    return pairs
+        for key, tr in catalog.items():
+            if isinstance(key, str) and isinstance(tr, str):  # not plural forms
+                en = key.split("\x04")[-1]
+                yield tuple(clean(re.sub(r"\(?[~_]([A-Za-z])\)?", r"\1", s).replace("~", "")) for s in (en, tr))
+
+
+def ui_english(l10n_root, min_words=3):
+    """The English UI strings and extended tips of LibreOffice (the msgids of any language's catalogues), once
+    each, in catalogue order: those of at least ``min_words`` words without placeholders (% or $). Source-side
+    monolingual text for forward translation; the catalogue's translations are not read."""
+    seen = {}
+    for en, _ in _catalogs(l10n_root):
+        if len(en.split()) >= min_words and "%" not in en and "$" not in en:
+            seen.setdefault(en, None)
+    return list(seen)
+
+
+def ui_strings(l10n_root):
+    """(English, Chinese) UI strings of LibreOffice's gettext catalogues (mnemonics ~ and _ removed)."""
+    return [(en, zh) for en, zh in _catalogs(l10n_root) if en and has_cjk(zh) and "%" not in en and "$" not in en]
