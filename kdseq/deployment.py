@@ -5,18 +5,19 @@ Both are measured in a fresh Python process (``python -m kdseq.deployment``, the
 as JSON on stdout) that imports only its decoder (CTranslate2 never imports torch) and loads only the model: the
 evaluating process has loaded fairseq's model and datasets, whose memory is not the deployed model's. The child
 decodes the first ``sentences`` sentences of the split one at a time, in corpus order, after a warm-up of three,
-at each beam size, timing each call (monotonic clock; on a GPU, synchronised). It reports:
+at each beam size, timing each call (monotonic clock; on a GPU, synchronised). On CPU the decode runs on one core, as
+a service with one worker per core runs it (for these small models also the fastest at batch 1: CTranslate2 int8
+on two threads took ten times as long as on one). It reports:
 
 - ``latency_ms``: {beam: [milliseconds of each sentence]}, from which the result keeps the median and the 90th
   percentile (numpy's linear interpolation);
-- ``peak_rss_mb``: the process's peak resident memory (``ru_maxrss``), its imports included, as a service would
+- ``peak_rss_mb``: the process's peak resident memory (VmHWM), its imports included, as a service would
   need it; ``base_rss_mb``: its resident memory after the imports, before the model was loaded (their difference
   is what the model and its decoding add); on a GPU with the fairseq backend also ``peak_gpu_mb``
   (``torch.cuda.max_memory_allocated``).
 """
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -41,7 +42,8 @@ class ProbeSpec:
     model_dir: Optional[str] = None       # ctranslate2: the converted model
     device: str = "cpu"
     compute_type: str = "float32"
-    threads: int = 1                      # CPU threads of the one decode in flight
+    threads: int = 1                      # CPU threads of the one decode in flight (kdseq-evaluate: 1, a worker per
+                                          # core; CTranslate2 int8 at batch 1 runs ~10x slower on 2 threads than on 1)
     search: dict = field(default_factory=dict)   # the Search fields (lenpen, max_len_a, ...), beam replaced
     max_positions: Tuple[int, int] = (1024, 1024)   # ctranslate2: the model's (source, target) positions
 
@@ -52,7 +54,13 @@ def _rss_mb():
 
 
 def _peak_rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    """The peak resident memory of this address space (VmHWM). Not ``ru_maxrss``: Linux keeps that across exec, so
+    a child of a large process would report its parent's size."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
+    raise KdseqError("/proc/self/status has no VmHWM: the memory probe needs Linux")
 
 
 class _Loaded:

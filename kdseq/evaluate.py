@@ -251,7 +251,7 @@ def evaluate(cfg):
             path=cfg.path if dcr.backend == "fairseq" else None,
             model_dir=decode_ct2.model_dir if dcr.backend == "ctranslate2" else None,
             device=ct2_device or device, compute_type=compute,
-            threads=(dcr.threads or os.cpu_count()) if dcr.backend == "ctranslate2" else torch.get_num_threads(),
+            threads=1,  # batch 1 on one core: a service's worker (kdseq/deployment.py)
             search=asdict(cfg.search),
             max_positions=decode_ct2.max_positions if dcr.backend == "ctranslate2" else (1024, 1024)))
     for beam in cfg.beams:

@@ -35,8 +35,6 @@ def test_evaluate_greedy_and_beam(toy_prepared, toy_teacher, tmp_path):
         # what a deployer asks: each of the 100 sentences decoded alone in a process that loaded only the model
         assert r["latency_sentences"] == 100 and 0 < r["latency_ms_p50"] <= r["latency_ms_p90"]
         assert r["peak_rss_mb"] > r["base_rss_mb"] > 0
-    b1, b4 = (json.loads((tmp_path / f"toy.test.beam{b}.json").read_text()) for b in (1, 4))
-    assert b4["latency_ms_p50"] > b1["latency_ms_p50"]  # beam 4 searches four hypotheses a step
     table = cli("kdseq-report", tmp_path / "toy.test.beam1.json", tmp_path / "toy.test.beam4.json").stdout
     assert table.count("| toy |") == 2 and "| p50 ms | p90 ms | peak MB |" in table
     assert "BLEU signature: nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp" in table
