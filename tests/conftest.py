@@ -184,6 +184,7 @@ def word_kd_criterion(task, teacher, **fields):
 
 # the integration test files, longest first (seconds on the 2-core machine, with the launcher)
 LONGEST_FIRST = ["test_workflow", "test_workflow_jobs", "test_regenerate", "test_distributed", "test_bad_inputs", "test_headline_kd",
+                 "test_forward_and_filter",
                  "test_teacher_cache", "test_slurm", "test_train_evaluate", "test_launcher", "test_word_kd",
                  "test_on_policy"]
 
