@@ -51,8 +51,9 @@ def default_reference(data_dir, split, tgt_lang):
 
 
 def ct2_decoder(cfg, models, device):
-    """(decode(beam) -> (texts, stats), compute type, device) with the checkpoint converted to CTranslate2 (cached
-    by its sha256), decoding the same pieces in corpus order: how a student would be deployed."""
+    """(decode(beam) -> (texts, stats), compute type, device, {model_dir, max_positions}: what the latency probe
+    opens) with the checkpoint converted to CTranslate2 (cached by its sha256), decoding the same pieces in corpus
+    order: how a student would be deployed."""
     dcr = cfg.decoder
     corpus = Corpus(cfg.data, cfg.split)
     max_source, max_target = max_positions(models)
@@ -79,8 +80,8 @@ def ct2_decoder(cfg, models, device):
         return texts, {"sentences": len(ids), "target_tokens": sum(len(h) + 1 for h in best), "wall_s": wall,
                        "truncated_sources": corpus.truncated}
 
-    decode.model_dir, decode.max_positions = info["model_dir"], (max_source, max_target)  # for the latency probe
-    return decode, backend.compute_type, info["device"]
+    return decode, backend.compute_type, info["device"], {"model_dir": info["model_dir"],
+                                                          "max_positions": (max_source, max_target)}
 
 
 def decoding_task(task):
@@ -235,9 +236,9 @@ def evaluate(cfg):
         params += count_parameters(second.models)
         tgt_lang = second.task.cfg.target_lang
         name = cfg.name or f"{name}+{model_name(cfg.pipeline.then)}"
-    compute, ct2_device = ("float16" if dcr.fp16 else "float32"), None
+    compute, ct2_device, converted = ("float16" if dcr.fp16 else "float32"), None, {}
     if dcr.backend == "ctranslate2":
-        decode_ct2, compute, ct2_device = ct2_decoder(cfg, models, device)
+        decode_ct2, compute, ct2_device, converted = ct2_decoder(cfg, models, device)
         name = cfg.name or f"{name}-ct2-{compute}"
     if dcr.backend == "ctranslate2" and ct2_device == "cpu":
         device_label = f"cpu x{dcr.threads or os.cpu_count()}"
@@ -249,11 +250,11 @@ def evaluate(cfg):
         probe = deployment.run_probe(deployment.ProbeSpec(
             dcr.backend, os.path.abspath(cfg.data), cfg.split, tuple(cfg.beams), cfg.latency_sentences,
             path=cfg.path if dcr.backend == "fairseq" else None,
-            model_dir=decode_ct2.model_dir if dcr.backend == "ctranslate2" else None,
+            model_dir=converted.get("model_dir"),
             device=ct2_device or device, compute_type=compute,
             threads=1,  # batch 1 on one core: a service's worker (kdseq/deployment.py)
             search=asdict(cfg.search),
-            max_positions=decode_ct2.max_positions if dcr.backend == "ctranslate2" else (1024, 1024)))
+            max_positions=converted.get("max_positions", (1024, 1024))))
     for beam in cfg.beams:
         if dcr.backend == "ctranslate2":
             texts, stats = decode_ct2(beam)

@@ -32,6 +32,7 @@ from typing import Optional
 
 from kdseq.data.binarized import infer_language_pair
 from kdseq.data.corpus import _iter_lines, clean_text
+from kdseq.data.pieces import ENCODE_BATCH
 from kdseq.data.splits import digest, input_key
 from kdseq.data.vocab import binarize_file
 from kdseq.errors import KdseqError
@@ -40,7 +41,6 @@ from kdseq.manifest import check_rerun, describe_file, read_record
 
 log = logging.getLogger(__name__)
 RECORD = "prepare-mono.json"
-ENCODE_BATCH = 20_000
 
 
 @dataclass(frozen=True)

@@ -86,9 +86,10 @@ def line_at(path, number):
         return next(itertools.islice(f, number, None)).rstrip("\n")
 
 
-def keep_lines(path, keep):
-    """Rewrite the text file ``path`` with only the lines whose (0-based) numbers are in ``keep`` (sorted)."""
-    tmp = path + ".keep"
+def keep_lines(path, keep, dest=None):
+    """Rewrite the text file ``path`` with only the lines whose (0-based) numbers are in ``keep`` (sorted), or write
+    them to ``dest`` and leave ``path`` as it is."""
+    tmp = dest or path + ".keep"
     wanted = iter(keep)
     nxt = next(wanted, None)
     with open(path, encoding="utf-8", newline="\n") as src, open(tmp, "w", encoding="utf-8") as dst:
@@ -96,4 +97,5 @@ def keep_lines(path, keep):
             if i == nxt:
                 dst.write(line)
                 nxt = next(wanted, None)
-    os.replace(tmp, path)
+    if not dest:
+        os.replace(tmp, path)

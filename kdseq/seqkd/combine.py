@@ -49,7 +49,7 @@ def _same_dictionaries(first, other, langs):
                                  "corpora must come from one kdseq-prepare dictionary (--dict/--spm-model)")
 
 
-def _count_lines(path):
+def count_lines(path):
     with open(path, "rb") as f:
         return sum(1 for _ in f)
 
@@ -79,7 +79,7 @@ def combine(inputs, out_dir, force=False):
     src, tgt = pair
     counts = []  # checked before anything is written
     for f in folders:
-        n = {lang: _count_lines(os.path.join(f, "text", f"train.{lang}")) for lang in (src, tgt)}
+        n = {lang: count_lines(os.path.join(f, "text", f"train.{lang}")) for lang in (src, tgt)}
         if n[src] != n[tgt]:
             raise KdseqError(f"--inputs {f}: text/train.{src} has {n[src]} lines, text/train.{tgt} {n[tgt]}: "
                              "the corpus is damaged; regenerate it")

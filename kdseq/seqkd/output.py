@@ -13,6 +13,11 @@ from kdseq.seqkd.scoring import first_argmax, nbest_scores, sentence_scorer
 TEACHER_SCORES = "teacher.txt"  # <select>/scores/: the teacher's score of each written pair, line by line
 
 
+def scores_text(values):
+    """A score file's text: one float a line, exactly (repr), ``nan`` for a pair without a score."""
+    return "".join(f"{float(x)!r}\n" for x in values)
+
+
 def write_binarized(path_prefix, seqs, dictionary):
     """``seqs`` (ids without EOS) as fairseq's mmap files, the bytes fairseq-preprocess would write."""
     write_indexed(path_prefix, seqs, len(dictionary), dictionary.eos())
@@ -142,7 +147,7 @@ def merge(corpus, rows, out_dir, select, outputs, meta, scores=None):
                                [side.src[i][:-1].tolist() for i in kept_rows], tgt_out)
         os.makedirs(os.path.join(tmp, "scores"))
         with open(os.path.join(tmp, "scores", TEACHER_SCORES), "w") as f:  # kdseq-filter reads them
-            f.write("".join(f"{x!r}\n" for x in scores_out))
+            f.write(scores_text(scores_out))
         with open(os.path.join(tmp, "regenerate.json"), "w") as f:
             json.dump({**meta, "select": select, **outputs.record(), **counts}, f, indent=1, sort_keys=True)
     return counts

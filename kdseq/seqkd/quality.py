@@ -42,7 +42,9 @@ from kdseq.data.vocab import binarize_file
 from kdseq.errors import KdseqError
 from kdseq.fileio import atomic_write, check_output_dir, file_sha256, inside, real, staged_dir
 from kdseq.manifest import check_rerun, describe_file, write_record
-from kdseq.seqkd.output import TEACHER_SCORES
+from kdseq.data.pieces import keep_lines
+from kdseq.seqkd.combine import count_lines
+from kdseq.seqkd.output import TEACHER_SCORES, scores_text
 
 log = logging.getLogger(__name__)
 RECORD = "filter.json"
@@ -98,15 +100,10 @@ class DistilledCorpus:
         for path in (*self.text.values(), *self.raw.values()):
             if not os.path.isfile(path):
                 raise KdseqError(f"{flag} {folder}: {os.path.relpath(path, folder)} is missing: regenerate it")
-        self.n = self._count(self.text[self.src])
-        if self._count(self.text[self.tgt]) != self.n:
+        self.n = count_lines(self.text[self.src])
+        if count_lines(self.text[self.tgt]) != self.n:
             raise KdseqError(f"{flag} {folder}: text/train.{self.src} and text/train.{self.tgt} differ in length: "
                              "the corpus is damaged; regenerate it")
-
-    @staticmethod
-    def _count(path):
-        with open(path, "rb") as f:
-            return sum(1 for _ in f)
 
     def describe(self):
         entries = {self.record: describe_file(os.path.join(self.folder, self.record), f"{self.flag} {self.record}")}
@@ -222,7 +219,7 @@ def backward_scores(cfg, corpus):
     secs = time.perf_counter() - t0
     try:  # the corpus folder is kdseq's own output: the cache goes beside its teacher scores
         os.makedirs(os.path.dirname(cache), exist_ok=True)
-        atomic_write(cache, "".join(f"{x!r}\n" for x in scores.tolist()))
+        atomic_write(cache, scores_text(scores))
     except OSError as e:
         log.warning(f"could not keep the backward scores in {cache} ({e}): a re-filter will run the model again")
     return scores, secs
@@ -244,13 +241,6 @@ def stats(values):
         return None
     return {"mean": round(float(values.mean()), 6), "median": round(float(np.median(values)), 6),
             "min": round(float(values.min()), 6), "max": round(float(values.max()), 6)}
-
-
-def keep_lines(src, dest, keep):
-    """Copy the lines of ``src`` whose index is in the sorted array ``keep``."""
-    keep = set(keep.tolist())
-    with open(src, encoding="utf-8", newline="") as fi, open(dest, "w", encoding="utf-8", newline="") as fo:
-        fo.writelines(line for i, line in enumerate(fi) if i in keep)
 
 
 def filter_corpus(cfg):
@@ -296,7 +286,7 @@ def filter_corpus(cfg):
             os.makedirs(os.path.join(tmp, d))
         for side, files in (("text", corpus.text), ("raw", corpus.raw)):
             for lang, path in files.items():
-                keep_lines(path, os.path.join(tmp, side, f"train.{lang}"), keep)
+                keep_lines(path, keep.tolist(), os.path.join(tmp, side, f"train.{lang}"))
         bin_dir = os.path.join(tmp, "bin")
         for name in sorted(os.listdir(corpus.bin)):  # dictionaries, valid, test...: unchanged
             if not name.startswith("train."):
@@ -305,11 +295,11 @@ def filter_corpus(cfg):
             binarize_file(os.path.join(tmp, "text", f"train.{lang}"),
                           os.path.join(bin_dir, f"train.{src}-{tgt}.{lang}"), os.path.join(bin_dir, f"dict.{lang}.txt"))
         with open(os.path.join(tmp, "scores", names[cfg.by]), "w") as f:
-            f.write("".join(f"{x!r}\n" for x in scores[keep].tolist()))
+            f.write(scores_text(scores[keep]))
         if cfg.by == "backward" and os.path.exists(corpus.scores_file(TEACHER_SCORES)):  # a later teacher filter
             teacher = read_scores(corpus.scores_file(TEACHER_SCORES), corpus.n, "--by teacher")
             with open(os.path.join(tmp, "scores", TEACHER_SCORES), "w") as f:
-                f.write("".join(f"{x!r}\n" for x in teacher[keep].tolist()))
+                f.write(scores_text(teacher[keep]))
         write_record(os.path.join(tmp, RECORD), {"settings": settings, "inputs": inputs, "counts": counts,
                                                  "src_lang": src, "tgt_lang": tgt,
                                                  "total_s": round(time.perf_counter() - t0, 2)})
