@@ -49,5 +49,4 @@ def quiet_logs(prog="kdseq"):
     warnings.filterwarnings("ignore", category=UserWarning, module=r"hydra\..*")
     warnings.filterwarnings("ignore", message=r"\s*'config' is validated against ConfigStore")
     warnings.filterwarnings("ignore", message=".*pin_memory.*")
-    warnings.filterwarnings("ignore", message=".*mismatched key_padding_mask and attn_mask.*")  # torch, fairseq's masks
     warnings.filterwarnings("ignore", message=".*TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD.*")
