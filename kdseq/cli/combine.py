@@ -12,8 +12,8 @@ from kdseq.seqkd.combine import combine
 def get_parser():
     p = argparse.ArgumentParser(prog="kdseq-combine", description=__doc__)
     p.add_argument("--inputs", nargs="+", required=True, metavar="DIR",
-                   help="kdseq-regenerate selections (<out>/best, <out>/bleu) or kdseq-combine outputs, made with "
-                        "one dictionary; the first one's valid and test splits are kept")
+                   help="kdseq-regenerate selections (<out>/best, <out>/bleu), kdseq-combine or kdseq-filter outputs, "
+                        "made with one dictionary; the first one's valid and test splits are kept")
     p.add_argument("--out-dir", required=True, help="the union (a new folder, or one kdseq-combine made)")
     p.add_argument("--force", action="store_true", help="rebuild an --out-dir made from other inputs")
     return p

@@ -1,5 +1,5 @@
-"""kdseq-combine: the union of distilled corpora (kdseq-regenerate selections such as ``<out>/best``, or earlier
-unions) as one training corpus, binarized with their shared dictionary.
+"""kdseq-combine: the union of distilled corpora (kdseq-regenerate selections such as ``<out>/best``, earlier
+unions, kdseq-filter outputs) as one training corpus, binarized with their shared dictionary.
 
 OUT/text/train.{src,tgt} and OUT/raw/train.{src,tgt} are the inputs' files one after another, in the order given;
 OUT/bin/ holds them binarized, with the dictionaries and the valid/test splits of the first input (the held-out
@@ -10,34 +10,21 @@ import logging
 import os
 import shutil
 
-from kdseq.data.binarized import infer_language_pair
 from kdseq.data.vocab import binarize_file
 from kdseq.errors import KdseqError
 from kdseq.fileio import check_output_dir, real, staged_dir
-from kdseq.manifest import check_rerun, describe_file, write_record
+from kdseq.manifest import check_rerun, write_record
+from kdseq.seqkd.distilled import DistilledCorpus
 from kdseq.seqkd.output import TEACHER_SCORES
 
 logger = logging.getLogger(__name__)
 RECORD = "combine.json"
-INPUT_RECORDS = ("regenerate.json", RECORD)  # what makes a folder a distilled corpus
 
 
 def describe_input(i, folder):
-    """The record entries of input ``i`` (1-based): its own record and its train files; checks its shape."""
-    named = f"--inputs {folder}"
-    record = next((r for r in INPUT_RECORDS if os.path.isfile(os.path.join(folder, r))), None)
-    if record is None:
-        raise KdseqError(f"{named}: not a distilled corpus (no {' or '.join(INPUT_RECORDS)}): give a "
-                         "kdseq-regenerate selection (<out>/best or <out>/bleu) or a kdseq-combine output")
-    if not os.path.isdir(os.path.join(folder, "bin")):
-        raise KdseqError(f"{named}: has no bin/ folder: give the selection folder itself (e.g. <out>/best)")
-    src, tgt = infer_language_pair(os.path.join(folder, "bin"))
-    entries = {f"{i}: {record}": describe_file(os.path.join(folder, record), f"{named} {record}")}
-    for side in ("text", "raw"):
-        for lang in (src, tgt):
-            path = os.path.join(folder, side, f"train.{lang}")
-            entries[f"{i}: {side}/train.{lang}"] = describe_file(path, f"{named}: {side}/train.{lang}")
-    return (src, tgt), entries
+    """The corpus of input ``i`` (1-based), checked, and its record entries (its own record and train files)."""
+    corpus = DistilledCorpus(folder, "--inputs")
+    return corpus, {f"{i}: {k}": v for k, v in corpus.describe().items()}
 
 
 def _same_dictionaries(first, other, langs):
@@ -47,11 +34,6 @@ def _same_dictionaries(first, other, langs):
             if fa.read() != fb.read():
                 raise KdseqError(f"--inputs {other}: bin/dict.{lang}.txt differs from that of {first}: the "
                                  "corpora must come from one kdseq-prepare dictionary (--dict/--spm-model)")
-
-
-def count_lines(path):
-    with open(path, "rb") as f:
-        return sum(1 for _ in f)
 
 
 def combine(inputs, out_dir, force=False):
@@ -64,8 +46,9 @@ def combine(inputs, out_dir, force=False):
         if not os.path.isdir(f):
             raise KdseqError(f"--inputs {f}: no such folder")
     described = [describe_input(i, f) for i, f in enumerate(folders, 1)]
-    pair = described[0][0]
-    for f, (p, _) in zip(folders[1:], described[1:]):
+    pair = (described[0][0].src, described[0][0].tgt)
+    for f, (c, _) in zip(folders[1:], described[1:]):
+        p = (c.src, c.tgt)
         if p != pair:
             raise KdseqError(f"--inputs {f}: language pair {p[0]}-{p[1]}, the first input's is {pair[0]}-{pair[1]}")
         _same_dictionaries(folders[0], f, pair)
@@ -77,13 +60,7 @@ def combine(inputs, out_dir, force=False):
     if check_rerun(os.path.join(out_dir, RECORD), settings, inputs_rec, force=force):
         return None
     src, tgt = pair
-    counts = []  # checked before anything is written
-    for f in folders:
-        n = {lang: count_lines(os.path.join(f, "text", f"train.{lang}")) for lang in (src, tgt)}
-        if n[src] != n[tgt]:
-            raise KdseqError(f"--inputs {f}: text/train.{src} has {n[src]} lines, text/train.{tgt} {n[tgt]}: "
-                             "the corpus is damaged; regenerate it")
-        counts.append(n[src])
+    counts = [corpus.n for corpus, _ in described]
     with staged_dir(out_dir) as tmp:
         for side in ("text", "raw"):
             os.makedirs(os.path.join(tmp, side))

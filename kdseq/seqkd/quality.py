@@ -37,19 +37,17 @@ from typing import Optional
 
 import numpy as np
 
-from kdseq.data.binarized import infer_language_pair
 from kdseq.data.vocab import binarize_file
 from kdseq.errors import KdseqError
 from kdseq.fileio import atomic_write, check_output_dir, file_sha256, inside, real, staged_dir
-from kdseq.manifest import check_rerun, describe_file, write_record
+from kdseq.manifest import check_rerun, write_record
 from kdseq.data.pieces import keep_lines
-from kdseq.seqkd.combine import count_lines
+from kdseq.seqkd.distilled import DistilledCorpus
 from kdseq.seqkd.output import TEACHER_SCORES, scores_text
 
 log = logging.getLogger(__name__)
 RECORD = "filter.json"
 SIGNALS = ("teacher", "backward")
-CORPUS_RECORDS = ("regenerate.json", "combine.json", RECORD)  # what makes a folder a distilled corpus
 
 
 @dataclass(frozen=True)
@@ -76,44 +74,6 @@ class FilterConfig:
             raise KdseqError("--backward-path is for --by backward; --by teacher reads the teacher's recorded scores")
         if self.max_tokens < 1:
             raise KdseqError(f"--max-tokens {self.max_tokens}: must be at least 1")
-
-
-class DistilledCorpus:
-    """A distilled corpus folder: its language pair, its train text (pieces) and its records."""
-
-    def __init__(self, folder, flag="CORPUS"):
-        self.folder, self.flag = folder, flag
-        self.record = next((r for r in CORPUS_RECORDS if os.path.isfile(os.path.join(folder, r))), None)
-        if self.record is None:
-            raise KdseqError(f"{flag} {folder}: not a distilled corpus (no {' or '.join(CORPUS_RECORDS)}): give a "
-                             "kdseq-regenerate selection (<out>/best), or a kdseq-combine or kdseq-filter output")
-        self.bin = os.path.join(folder, "bin")
-        if not os.path.isdir(self.bin):
-            raise KdseqError(f"{flag} {folder}: has no bin/ folder: give the selection folder itself (e.g. "
-                             "<out>/best)")
-        if any(n.startswith("bin-teacher") for n in os.listdir(folder)):
-            raise KdseqError(f"{flag} {folder}: holds a teacher's source (bin-teacher/): filtering it would break "
-                             "its alignment; filter the corpus before --teacher-source is used, or not at all")
-        self.src, self.tgt = infer_language_pair(self.bin)
-        self.text = {lang: os.path.join(folder, "text", f"train.{lang}") for lang in (self.src, self.tgt)}
-        self.raw = {lang: os.path.join(folder, "raw", f"train.{lang}") for lang in (self.src, self.tgt)}
-        for path in (*self.text.values(), *self.raw.values()):
-            if not os.path.isfile(path):
-                raise KdseqError(f"{flag} {folder}: {os.path.relpath(path, folder)} is missing: regenerate it")
-        self.n = count_lines(self.text[self.src])
-        if count_lines(self.text[self.tgt]) != self.n:
-            raise KdseqError(f"{flag} {folder}: text/train.{self.src} and text/train.{self.tgt} differ in length: "
-                             "the corpus is damaged; regenerate it")
-
-    def describe(self):
-        entries = {self.record: describe_file(os.path.join(self.folder, self.record), f"{self.flag} {self.record}")}
-        for side, files in (("text", self.text), ("raw", self.raw)):
-            for lang, path in files.items():
-                entries[f"{side}/train.{lang}"] = describe_file(path, f"{self.flag}: {side}/train.{lang}")
-        return entries
-
-    def scores_file(self, name):
-        return os.path.join(self.folder, "scores", name)
 
 
 def read_scores(path, n, named):
@@ -252,6 +212,9 @@ def filter_corpus(cfg):
     if inside(out_dir, folder) or inside(folder, out_dir):
         raise KdseqError(f"--out-dir {cfg.out_dir} and CORPUS {cfg.corpus} overlap: give a new folder")
     corpus = DistilledCorpus(folder)
+    if any(n.startswith("bin-teacher") for n in os.listdir(folder)):
+        raise KdseqError(f"CORPUS {folder}: holds a teacher's source (bin-teacher/): filtering it would break its "
+                         "alignment; filter the corpus before --teacher-source is used, or not at all")
     check_output_dir(out_dir, RECORD)
     settings = {"corpus": folder, "by": cfg.by, "worst": cfg.worst,
                 "backward_sha256": file_sha256(cfg.backward_path) if cfg.backward_path and

@@ -496,7 +496,7 @@ COMBINE = [
     Case("combine: inputs binarized with other dictionaries", cb_other_dictionary, 2,
          r"--inputs .*/b: bin/dict\.de\.txt differs from that of .*/a: the corpora must come from one", no_union),
     Case("combine: an input that is not a distilled corpus (prepared data)", cb_not_distilled, 2,
-         r"--inputs .*/en-de: not a distilled corpus \(no regenerate\.json or combine\.json\)", no_union),
+         r"--inputs .*/en-de: not a distilled corpus \(no regenerate\.json, combine\.json or filter\.json\)", no_union),
     Case("combine: rerun into its folder with other inputs", cb_other_inputs, 2,
          r"--out-dir .*/c was made from other inputs or settings \(--inputs: was .*2: raw/train\.de",
          lambda ctx: json.loads((ctx["tmp"] / "c" / "combine.json").read_text())["pairs"][1] == 50

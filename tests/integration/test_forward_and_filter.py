@@ -159,6 +159,11 @@ def test_teacher_filter_drops_the_lowest_scores_and_needs_no_model(parallel, tmp
     assert "up to date" in cli("kdseq-filter", src, "--out-dir", out, "--filter-worst", "0.1").stdout
     r = cli("kdseq-filter", src, "--out-dir", out, "--filter-worst", "0.2", check=False)
     assert r.returncode == 2 and "--worst: was 0.1, now 0.2" in r.stderr
+    # a filtered corpus is a distilled corpus like the others: kdseq-combine joins it, scores and all
+    union = tmp_path / "union"
+    cli("kdseq-combine", "--inputs", out, src, "--out-dir", union)
+    for f in ("text/train.de", "raw/train.en", "scores/teacher.txt"):
+        assert lines(union / f) == lines(out / f) + lines(src / f), f
 
 
 @pytest.fixture(scope="module")
