@@ -92,8 +92,9 @@ def load_results(paths):
 
 def seed_summary(results):
     """Markdown: one row per model, decoder and beam over its seeds (names ending -seedN are the same model with
-    another seed): the mean BLEU and chrF, their spread (max - min), and the mean BLEU's gap to the teacher's best
-    beam (the result named "teacher" with the largest beam). None when no model has two seeds."""
+    another seed): the mean BLEU and chrF, their spread (max - min), the mean BLEU's gap to the teacher's best beam
+    (the result named "teacher" with the largest beam), and the mean sentences per second over the teacher's at that
+    beam. None when no model has two seeds."""
     import re
     from collections import defaultdict
 
@@ -104,16 +105,19 @@ def seed_summary(results):
     if all(len(g) < 2 for g in groups.values()):
         return None
     teacher = max((r for r in results if r["name"] == "teacher"), key=lambda r: r["beam"], default=None)
-    lines = ["| model | decoder | beam | seeds | BLEU | spread | chrF | spread | BLEU - teacher |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | decoder | beam | seeds | BLEU | spread | chrF | spread | BLEU - teacher | speed / teacher |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for (name, decoder, beam), g in groups.items():
         bleu, chrf = [r["bleu"] for r in g], [r["chrf"] for r in g]
         mean = sum(bleu) / len(bleu)
         spread = (lambda v: f"{max(v) - min(v):.2f}" if len(v) > 1 else "-")
         gap = f"{mean - teacher['bleu']:+.2f}" if teacher and name != "teacher" else "-"
+        speed = sum(r["sent_per_s"] for r in g) / len(g)
+        ratio = f"{speed / teacher['sent_per_s']:.1f}x" if teacher and teacher["sent_per_s"] else "-"
         lines.append(f"| {name} | {decoder} | {beam} | {len(g)} | {mean:.2f} | {spread(bleu)} | "
-                     f"{sum(chrf) / len(chrf):.2f} | {spread(chrf)} | {gap} |")
+                     f"{sum(chrf) / len(chrf):.2f} | {spread(chrf)} | {gap} | {ratio} |")
     if teacher:
         lines += ["", f"BLEU - teacher: the mean BLEU against the teacher's beam {teacher['beam']} "
-                      f"({teacher['bleu']:.2f})."]
+                      f"({teacher['bleu']:.2f}); speed / teacher: the mean sentences per second over the teacher's "
+                      f"at beam {teacher['beam']} ({teacher['sent_per_s']:.1f})."]
     return "\n".join(lines)

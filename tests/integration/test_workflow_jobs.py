@@ -34,6 +34,19 @@ def test_plans_of_both_recipes(tmp_path):
     plan = planned(res)
     assert (plan["regenerate_shard"], plan["regenerate_merge"], plan["cache_shard"], plan["cache_merge"]) == (3, 1, 2, 1)
     assert plan["student_continued"] == 2 and plan["evaluate"] == 7 and "regenerate" not in plan
+    # the long setting: its own folder, the teacher's and students' settings, each seed's seq-KD student continued
+    # three ways (on-policy, as many updates off-policy, about as long off-policy), each from its own seed's student
+    res = snakemake(tmp_path / "w", "--configfile", DEMO, os.path.join(ROOT, "config", "demo-long.yaml"), "-n", "-p")
+    assert res.returncode == 0, res.stderr[-2000:]
+    plan = planned(res)
+    assert (plan["student"], plan["student_continued"], plan["evaluate"], plan["evaluate_deployed"]) == (8, 6, 15, 14)
+    for line in ("long/models/teacher --max-update 4800", "--dropout 0.1", "--max-update 1600",
+                 "--patience 2", "SEED=2 bash", "long/models/student-seq-kd-more-time-seed2 --finetune-from-model "
+                 "long/models/student-seq-kd-seed2/checkpoint_best.pt", "--max-update 1000 ",
+                 "long/models/student-on-policy-seed2 long/models/teacher/checkpoint_best.pt --kd-on-policy 1",
+                 "long/logs/time/train-student-on-policy-seed2.tsv"):
+        assert line in res.stdout, line
+    assert "long/models/student-on-policy --finetune" not in res.stdout
     # the template for one's own corpus, filled in
     corpus = write_tsv(tmp_path / "mine.tsv", make_pairs(10, seed=1))
     res = snakemake(tmp_path / "w", "--configfile", DEMO, os.path.join(ROOT, "config", "template.yaml"), "-n",
@@ -82,6 +95,9 @@ def test_plans_of_both_recipes(tmp_path):
                                              "mono text: set mono"),
     (["--config", "mono=nope.txt"], "nope.txt: no such file (a plain text, one sentence a line)"),
     (["--config", "seeds=[]"], "config seeds: [] should be non-empty"),
+    (["--config", "onpolicy=True", "students=[baseline]"], "config onpolicy: the on-policy continuation continues "
+                                                           "the seq-KD student: add seq-kd to students"),
+    (["--config", "onpolicy_time_updates=0"], "config onpolicy_time_updates: 0 is less than the minimum of 1"),
     (["--config", "checks=maybe"], "config checks: 'maybe' is not one of ['stop', 'warn']"),
     (["--config", "corpus=mine.tsv"], "config corpus: mine.tsv needs src and tgt"),
     (["--config", "recipe=other"], "config recipe: 'other': give a config file"),

@@ -2,7 +2,7 @@
 # the checks after the teacher, and the table.
 MODEL_NAMES = ["teacher", *(f"student-{s}" for s in STUDENT_NAMES)]
 if config["onpolicy"] and config["students"]:
-    MODEL_NAMES += ["student-on-policy", "student-seq-kd-more"]
+    MODEL_NAMES += [f"student-{c}" for c in CONTINUED_NAMES]
 DEPLOYED = [n for n in MODEL_NAMES if n != "teacher" and config["deployed"]]
 # each model's rows together: greedy, beam 5, then greedy in CTranslate2 int8
 TABLE_RESULTS = [f for n in MODEL_NAMES for f in (f"{RESULTS}/{n}.test.beam1.json", f"{RESULTS}/{n}.test.beam5.json",

@@ -91,41 +91,54 @@ rule student:
         "{MODELS}/student-{wildcards.name} {params.args} >> {log} 2>&1"
 
 
-# The on-policy continuation (onpolicy: true): the seq-KD student goes on learning from its own samples, which the
-# teacher scores token by token (GKD: every row sampled, generalized JSD at beta 0.1, no gold loss), against the same
-# student given as many more updates on the seq-KD corpus. Both restart their optimiser at a constant rate; the first
-# launch starts from the seq-KD student, an interrupted one resumes from its own checkpoint_last.pt.
-def continuation():
-    n, lr = config["onpolicy_updates"], config["onpolicy_lr"]
-    half = (n + 1) // 2
-    return (f"--finetune-from-model {MODELS}/student-seq-kd/checkpoint_best.pt --lr {lr} --warmup-init-lr {lr} "
-            f"--warmup-updates 1000000 --max-update {n} --validate-interval-updates {half} "
-            f"--save-interval-updates {half}")
-
-
+# The on-policy continuation (onpolicy: true): each seed's seq-KD student goes on learning from its own samples, which
+# the teacher scores token by token (GKD: every row sampled, generalized JSD at beta 0.1, no gold loss), against the
+# same student given as many more updates on the seq-KD corpus, and (onpolicy_time_updates: N) given N more updates,
+# about the on-policy run's time. All restart their optimiser at a constant rate; the first launch starts from the
+# seq-KD student's best checkpoint, an interrupted one resumes from its own checkpoint_last.pt. Each job's wall time
+# is in <logs>/time/ (Snakemake's benchmark file: s is seconds).
 CONTINUED = {
-    "on-policy": f"word-kd {DATA} {MODELS}/student-on-policy {TEACHER} --kd-on-policy 1 --kd-divergence jsd "
-    "--kd-beta 0.1 --kd-alpha 1",
-    "seq-kd-more": f"seq-kd {REGEN}/best/bin {MODELS}/student-seq-kd-more",
+    "on-policy": ("word-kd", DATA, TEACHER, "--kd-on-policy 1 --kd-divergence jsd --kd-beta 0.1 --kd-alpha 1",
+                  config["onpolicy_updates"]),
+    "seq-kd-more": ("seq-kd", f"{REGEN}/best/bin", "", "", config["onpolicy_updates"]),
 }
+if config["onpolicy_time_updates"] is not None:
+    CONTINUED["seq-kd-more-time"] = ("seq-kd", f"{REGEN}/best/bin", "", "", config["onpolicy_time_updates"])
+CONTINUED_NAMES = [c if seed == 1 else f"{c}-seed{seed}" for c in CONTINUED for seed in SEEDS]
+if config["onpolicy"] and config["students"] and "seq-kd" not in config["students"]:
+    stop("config onpolicy: the on-policy continuation continues the seq-KD student: add seq-kd to students")
+
+
+def continued(name):
+    """(arguments of train-student.sh, the seq-KD student it starts from, environment) of a continued student."""
+    m = re.fullmatch(r"(.+?)(?:-seed([0-9]+))?", name)
+    arm, seed = m.group(1), int(m.group(2) or 1)
+    method, data, teacher, args, n = CONTINUED[arm]
+    start = "seq-kd" if seed == 1 else f"seq-kd-seed{seed}"
+    lr, half = config["onpolicy_lr"], (n + 1) // 2
+    what = (f"{method} {data} {MODELS}/student-{name} {teacher} {args} --finetune-from-model "
+            f"{MODELS}/student-{start}/checkpoint_best.pt --lr {lr} --warmup-init-lr {lr} --warmup-updates 1000000 "
+            f"--max-update {n} --validate-interval-updates {half} --save-interval-updates {half}")
+    return " ".join(what.split()), start, student_env(start)
 
 
 rule student_continued:
     input:
-        f"{MODELS}/student-seq-kd/training.json",
+        lambda w: f"{MODELS}/student-{continued(w.cont)[1]}/training.json",
     output:
         f"{MODELS}/student-{{cont}}/training.json",
     wildcard_constraints:
-        cont="on-policy|seq-kd-more",
+        cont="|".join(map(re.escape, CONTINUED_NAMES)),
     params:
         preset=config["student_preset"],
-        what=lambda w: CONTINUED[w.cont],
-        args=continuation(),
-        env=train_env(),
+        what=lambda w: continued(w.cont)[0],
+        env=lambda w: continued(w.cont)[2],
     threads: config["student_threads"]
     resources:
         gpu=config["gpus"],
     log:
         f"{LOGS}/train-student-{{cont}}.log",
+    benchmark:
+        f"{LOGS}/time/train-student-{{cont}}.tsv"
     shell:
-        "{params.env} bash {ROOT}/scripts/train-student.sh {params.preset} {params.what} {params.args} >> {log} 2>&1"
+        "{params.env} bash {ROOT}/scripts/train-student.sh {params.preset} {params.what} >> {log} 2>&1"
