@@ -91,8 +91,8 @@ def load_results(paths):
 
 
 def seed_summary(results):
-    """Markdown: one row per model, decoder and beam over its seeds (names ending -seedN are the same model with
-    another seed): the mean BLEU and chrF, their spread (max - min), the mean BLEU's gap to the teacher's best beam
+    """Markdown: one row per model, decoder and beam over its seeds (names with -seedN, at the end or before a
+    suffix such as -ct2-int8, are the same model with another seed): the mean BLEU and chrF, their spread (max - min), the mean BLEU's gap to the teacher's best beam
     (the result named "teacher" with the largest beam), and the mean sentences per second over the teacher's at that
     beam. None when no model has two seeds."""
     import re
@@ -100,7 +100,7 @@ def seed_summary(results):
 
     groups = defaultdict(list)
     for r in results:
-        base = re.sub(r"-seed[0-9]+$", "", r["name"])
+        base = re.sub(r"-seed[0-9]+(?=-|$)", "", r["name"])  # student-x-seed2 and student-x-seed2-ct2-int8
         groups[base, decoder_label(r), r["beam"]].append(r)
     if all(len(g) < 2 for g in groups.values()):
         return None

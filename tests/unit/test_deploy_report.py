@@ -22,12 +22,17 @@ def test_seed_summary_means_spreads_and_gap_to_the_teacher():
           result("student-a", 1, 5.0, 20.0, sent_per_s=100.0), result("student-a-seed2", 1, 6.0, 23.0,
                                                                      sent_per_s=140.0),
           result("student-a", 5, 6.5, 21.0, sent_per_s=50.0), result("student-a-seed2", 5, 6.0, 22.0, sent_per_s=60.0),
-          result("student-b", 1, 4.0, 19.0, sent_per_s=10.0)]
+          result("student-b", 1, 4.0, 19.0, sent_per_s=10.0),
+          result("student-a-ct2-int8", 1, 5.2, 20.0, sent_per_s=400.0, backend="ctranslate2", compute_type="int8"),
+          result("student-a-seed2-ct2-int8", 1, 5.8, 22.0, sent_per_s=600.0, backend="ctranslate2",
+                 compute_type="int8")]
     rows = seed_summary(rs).splitlines()
     # speed: the mean sentences per second over the teacher's beam 5 (40): (100 + 140) / 2 / 40 = 3.0
     assert "| student-a | fairseq float32 | 1 | 2 | 5.50 | 1.00 | 21.50 | 3.00 | -4.50 | 3.0x |" in rows
     assert "| student-a | fairseq float32 | 5 | 2 | 6.25 | 0.50 | 21.50 | 1.00 | -3.75 | 1.4x |" in rows
     assert "| student-b | fairseq float32 | 1 | 1 | 4.00 | - | 19.00 | - | -6.00 | 0.2x |" in rows
+    # a deployed model's seeds: the seed sits before the decoder's suffix in its name
+    assert "| student-a-ct2-int8 | ctranslate2 int8 | 1 | 2 | 5.50 | 0.60 | 21.00 | 2.00 | -4.50 | 12.5x |" in rows
     assert "| teacher | fairseq float32 | 5 | 1 | 10.00 | - | 31.00 | - | - | 1.0x |" in rows
     assert rows[-1].endswith("speed / teacher: the mean sentences per second over the teacher's at beam 5 (40.0).")
     assert seed_summary([r for r in rs if "seed2" not in r["name"]]) is None  # one seed each: no summary
