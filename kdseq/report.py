@@ -92,9 +92,9 @@ def load_results(paths):
 
 def seed_summary(results):
     """Markdown: one row per model, decoder and beam over its seeds (names with -seedN, at the end or before a
-    suffix such as -ct2-int8, are the same model with another seed): the mean BLEU and chrF, their spread (max - min), the mean BLEU's gap to the teacher's best beam
-    (the result named "teacher" with the largest beam), and the mean sentences per second over the teacher's at that
-    beam. None when no model has two seeds."""
+    suffix such as -ct2-int8, are the same model with another seed): the mean BLEU and chrF, their spread
+    (max - min), the mean BLEU's gap to the teacher's best beam (the result named "teacher" with the largest beam),
+    and the mean sentences per second over the teacher's at that beam. None when no model has two seeds."""
     import re
     from collections import defaultdict
 

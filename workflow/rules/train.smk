@@ -43,11 +43,21 @@ STUDENTS = {
 }
 
 
+def split_seed(name):
+    """(base name, seed) of a student's name: -seedN for seeds after the first."""
+    m = re.fullmatch(r"(.+?)(?:-seed([0-9]+))?", name)
+    return m.group(1), int(m.group(2) or 1)
+
+
+def seeded(names):
+    """Each name once per seed of config seeds: the first seed's as it is, the others' with -seedN."""
+    return [n if seed == 1 else f"{n}-seed{seed}" for n in names for seed in SEEDS]
+
+
 def student_spec(name):
     """(method, data, inputs, arguments before the updates, seed) of a student's name: one of STUDENTS, or
     seq-kd-teacherP / seq-kd-backwardP (the seq-KD corpus filtered), each with -seedN for seeds after the first."""
-    m = re.fullmatch(r"(.+?)(?:-seed([0-9]+))?", name)
-    base, seed = m.group(1), int(m.group(2) or 1)
+    base, seed = split_seed(name)
     f = re.fullmatch(r"seq-kd-(teacher|backward)([0-9]{1,2})", base)
     if f:
         by, pct = f.group(1), int(f.group(2))
@@ -56,7 +66,7 @@ def student_spec(name):
 
 
 SEEDS = [int(s) for s in config["seeds"]]  # --config seeds=[1,2] gives strings
-STUDENT_NAMES = [s if seed == 1 else f"{s}-seed{seed}" for s in config["students"] for seed in SEEDS]
+STUDENT_NAMES = seeded(config["students"])
 if "seq-kd-mono" in config["students"] and not config["mono"]:
     stop("config students: seq-kd-mono trains on the teacher's translations of mono text: set mono (a plain text "
          "file, or libreoffice-ui)")
@@ -104,15 +114,14 @@ CONTINUED = {
 }
 if config["onpolicy_time_updates"] is not None:
     CONTINUED["seq-kd-more-time"] = ("seq-kd", f"{REGEN}/best/bin", "", "", config["onpolicy_time_updates"])
-CONTINUED_NAMES = [c if seed == 1 else f"{c}-seed{seed}" for c in CONTINUED for seed in SEEDS]
+CONTINUED_NAMES = seeded(CONTINUED)
 if config["onpolicy"] and config["students"] and "seq-kd" not in config["students"]:
     stop("config onpolicy: the on-policy continuation continues the seq-KD student: add seq-kd to students")
 
 
 def continued(name):
     """(arguments of train-student.sh, the seq-KD student it starts from, environment) of a continued student."""
-    m = re.fullmatch(r"(.+?)(?:-seed([0-9]+))?", name)
-    arm, seed = m.group(1), int(m.group(2) or 1)
+    arm, seed = split_seed(name)
     method, data, teacher, args, n = CONTINUED[arm]
     start = "seq-kd" if seed == 1 else f"seq-kd-seed{seed}"
     lr, half = config["onpolicy_lr"], (n + 1) // 2
